@@ -1,0 +1,86 @@
+import type { CloseInfo } from './inbox.js';
+import type { ClientMessage, Incoming, IncomingOfType } from './messages.js';
+import type { ServerOptions } from './options.js';
+
+/**
+ * What a transport can express. The conformance suite picks its groups from these,
+ * never from an adapter's name.
+ */
+export interface Capabilities {
+  /** Speaks RFC 6455 on the wire: raw handshake, frame and close-code groups apply. */
+  websocketProtocol: boolean;
+  /** Top-level binary messages; socket.io carries binary inside payloads instead. */
+  binaryMessages: boolean;
+  /** How malformed requests are sent: raw text frames (WebSocket) or events (socket.io). */
+  requestForm: 'text' | 'event';
+  /** The client sees close codes; socket.io only sees a disconnect with a reason. */
+  closeCodes: boolean;
+}
+
+export interface ServerStats {
+  connections: number;
+  /** The most bytes any one connection had queued: stays near the outbound limit. */
+  peakBufferedBytes: number;
+}
+
+export interface RealtimeServer {
+  /** The URL clients connect to (ws:// for WebSocket adapters, http:// for socket.io). */
+  readonly url: string;
+  readonly port: number;
+  readonly connectionCount: number;
+  stats(): ServerStats;
+  /** 1001 to every client, at most the shutdown timeout for the handshakes, then stop. */
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  /** Subprotocols to offer; default `['echo-protocol']`, `[]` offers none. */
+  protocols?: readonly string[];
+  /** Sent as the `Origin` header; default none (not a browser). */
+  origin?: string;
+  /** socket.io only: which transport to use. */
+  transport?: 'websocket' | 'polling';
+  /** Handshake timeout in ms. */
+  timeout?: number;
+  /** Largest incoming message the client accepts. */
+  maxPayload?: number;
+}
+
+export interface RealtimeClient {
+  /** The negotiated subprotocol, '' when none. */
+  readonly protocol: string;
+  send(message: ClientMessage): void;
+  /** WebSocket adapters: one text frame with exactly this text. */
+  sendText?(text: string): void;
+  /** socket.io: one event with these arguments, unchecked. */
+  emit?(event: string, ...args: unknown[]): void;
+  sendBinary(data: Uint8Array): void;
+  /** The next message (of this type, if given) in arrival order; buffered, never lost. */
+  receive<T extends Incoming['type'] = Incoming['type']>(type?: T, timeoutMs?: number): Promise<IncomingOfType<T>>;
+  /** Received and not yet taken. */
+  pending(): readonly Incoming[];
+  /** Resolves once with how the connection ended. */
+  readonly closed: Promise<CloseInfo>;
+  close(code?: number, reason?: string): Promise<CloseInfo>;
+  /** Stops reading from the network: the peer looks dead or slow to the server. */
+  pauseReading(): void;
+  terminate(): void;
+}
+
+/** A refused or failed handshake; `status` is the HTTP status when the server answered. */
+export class HandshakeError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'HandshakeError';
+  }
+}
+
+export interface Adapter {
+  readonly name: string;
+  readonly capabilities: Capabilities;
+  createServer(options?: ServerOptions): Promise<RealtimeServer>;
+  connect(url: string, options?: ConnectOptions): Promise<RealtimeClient>;
+}

@@ -1,0 +1,84 @@
+import type { Incoming, IncomingOfType } from './messages.js';
+
+export interface CloseInfo {
+  code: number;
+  reason: string;
+}
+
+/** How long a client waits for an expected message before failing with a clear error. */
+export const DEFAULT_RECEIVE_TIMEOUT = 5_000;
+
+interface Waiter {
+  accepts(message: Incoming): boolean;
+  resolve(message: Incoming): void;
+  reject(error: Error): void;
+}
+
+/**
+ * A client's buffered receive: every message is queued until someone takes it, so none
+ * is lost between two awaits. `take` removes the first queued message that matches and
+ * leaves the rest in order.
+ */
+export class Inbox {
+  private readonly queue: Incoming[] = [];
+  private readonly waiters: Waiter[] = [];
+  private closedWith: CloseInfo | undefined;
+
+  push(message: Incoming): void {
+    const index = this.waiters.findIndex((waiter) => waiter.accepts(message));
+    if (index >= 0) {
+      const [waiter] = this.waiters.splice(index, 1);
+      waiter?.resolve(message);
+      return;
+    }
+    this.queue.push(message);
+  }
+
+  /** The connection ended: every pending and later `take` that finds nothing fails. */
+  close(info: CloseInfo): void {
+    this.closedWith ??= info;
+    for (const waiter of this.waiters.splice(0)) waiter.reject(this.closedError());
+  }
+
+  /** Messages received and not taken yet, oldest first. */
+  pending(): readonly Incoming[] {
+    return this.queue;
+  }
+
+  take<T extends Incoming['type']>(type?: T, timeoutMs = DEFAULT_RECEIVE_TIMEOUT): Promise<IncomingOfType<T>> {
+    const accepts = (message: Incoming): boolean => type === undefined || message.type === type;
+    const index = this.queue.findIndex(accepts);
+    if (index >= 0) {
+      const [message] = this.queue.splice(index, 1);
+      return Promise.resolve(message as IncomingOfType<T>);
+    }
+    if (this.closedWith) return Promise.reject(this.closedError(type));
+    return new Promise<IncomingOfType<T>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const at = this.waiters.indexOf(waiter);
+        if (at >= 0) this.waiters.splice(at, 1);
+        const seen = this.queue.map((m) => m.type).join(', ') || 'nothing';
+        reject(new Error(`no ${type ?? 'message'} arrived within ${timeoutMs} ms (queued: ${seen})`));
+      }, timeoutMs);
+      const waiter: Waiter = {
+        accepts,
+        resolve: (message) => {
+          clearTimeout(timer);
+          resolve(message as IncomingOfType<T>);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  private closedError(type?: string): Error {
+    const info = this.closedWith;
+    return new Error(
+      `connection closed (code ${info?.code}${info?.reason ? `, "${info.reason}"` : ''}) before ${type ?? 'a message'} arrived`,
+    );
+  }
+}

@@ -1,0 +1,84 @@
+import type { Bus } from './bus.js';
+import { type Logger, silentLogger } from './logger.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Every contract default in one place (CONTRACT.md sections 3 and 4). */
+export const DEFAULTS = {
+  host: '127.0.0.1',
+  /** Max message size; a bigger message closes that connection with 1009. */
+  maxPayload: 1 * MiB,
+  /** Per-connection unsent outbound bytes before the connection is dropped with 1008. */
+  outboundLimit: 4 * MiB,
+  /** Ping interval; a peer that has not answered by the next tick is terminated. */
+  heartbeatInterval: 30_000,
+  /** Time for a client to send a complete upgrade request head. */
+  handshakeTimeout: 10_000,
+  /** Time the closing handshakes may take on shutdown before the rest is terminated. */
+  shutdownTimeout: 5_000,
+  /** Largest upgrade request head accepted. */
+  maxHeadSize: 16 * KiB,
+  /** Default origin allowlist: localhost and 127.0.0.1 on any port. */
+  allowedOrigins: ['http://localhost', 'http://127.0.0.1'] as readonly string[],
+  /** Whether a client must offer the subprotocol (only the websocket adapter requires it by default). */
+  requireProtocol: false,
+} as const;
+
+export const SUBPROTOCOL = 'echo-protocol';
+
+/** Options every adapter's `createServer` takes. */
+export interface ServerOptions {
+  /** Port to listen on; 0 (the default for the library) picks a free one. */
+  port?: number;
+  host?: string;
+  /** Origins allowed in the `Origin` header; `*` allows all. */
+  allowedOrigins?: readonly string[];
+  maxPayload?: number;
+  outboundLimit?: number;
+  heartbeatInterval?: number;
+  handshakeTimeout?: number;
+  shutdownTimeout?: number;
+  /** Refuse a client that offers no subprotocol. */
+  requireProtocol?: boolean;
+  /** Cross-process delivery of broadcasts, joins and leaves; default: this process only. */
+  bus?: Bus;
+  logger?: Logger;
+}
+
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'bus'>> & { bus: Bus | undefined };
+
+/** Fills every option an adapter did not get with the contract default. */
+export function resolveServerOptions(
+  options: ServerOptions = {},
+  adapterDefaults: Partial<ServerOptions> = {},
+): ResolvedServerOptions {
+  const merged = { ...adapterDefaults, ...stripUndefined(options) };
+  return {
+    port: merged.port ?? 0,
+    host: merged.host ?? DEFAULTS.host,
+    allowedOrigins: merged.allowedOrigins ?? DEFAULTS.allowedOrigins,
+    maxPayload: positive('maxPayload', merged.maxPayload ?? DEFAULTS.maxPayload),
+    outboundLimit: positive('outboundLimit', merged.outboundLimit ?? DEFAULTS.outboundLimit),
+    heartbeatInterval: positive('heartbeatInterval', merged.heartbeatInterval ?? DEFAULTS.heartbeatInterval),
+    handshakeTimeout: positive('handshakeTimeout', merged.handshakeTimeout ?? DEFAULTS.handshakeTimeout),
+    shutdownTimeout: nonNegative('shutdownTimeout', merged.shutdownTimeout ?? DEFAULTS.shutdownTimeout),
+    requireProtocol: merged.requireProtocol ?? DEFAULTS.requireProtocol,
+    bus: merged.bus,
+    logger: merged.logger ?? silentLogger,
+  };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number, got ${value}`);
+  return value;
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) throw new RangeError(`${name} must be zero or more, got ${value}`);
+  return value;
+}

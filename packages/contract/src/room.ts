@@ -1,0 +1,193 @@
+import { randomBytes } from 'node:crypto';
+import type { Bus, BusEvent } from './bus.js';
+import { type Decoded, decodeClientEvent, decodeClientText } from './decode.js';
+import { type Logger, silentLogger } from './logger.js';
+import type { ConnectionId, ServerMessage } from './messages.js';
+import { DEFAULTS } from './options.js';
+
+/** A fresh connection id, unique across processes (72 random bits). */
+export function newConnectionId(): ConnectionId {
+  return randomBytes(9).toString('base64url');
+}
+
+/**
+ * What an adapter gives the room: how to put a message on one connection, and how full
+ * that connection's outbound buffer is. Everything the contract says happens in the room.
+ */
+export interface RoomTransport<C> {
+  send(conn: C, message: ServerMessage): void;
+  /** Optional fan-out that encodes (or frames) the message once for all recipients. */
+  sendToMany?(conns: readonly C[], message: ServerMessage): void;
+  sendBinary(conn: C, data: Uint8Array): void;
+  /** Bytes queued for this connection and not yet handed to the kernel. */
+  bufferedAmount(conn: C): number;
+  /** Attempt a 1008 close, then destroy the connection (CONTRACT.md section 4). */
+  dropSlowConsumer(conn: C): void;
+}
+
+export interface RoomOptions {
+  outboundLimit?: number;
+  bus?: Bus | undefined;
+  logger?: Logger;
+}
+
+/**
+ * The one implementation of CONTRACT.md's behaviour: welcome/join/leave, echo, broadcast
+ * with its result, bad_request, binary echo, the slow-consumer limit and bus delivery.
+ * Adapters only translate transport events into these calls, so no adapter can drift.
+ * Every handler is synchronous, which is what keeps replies in the order requests came.
+ */
+export class Room<C> {
+  /** Identifies this room on a bus, so its own events are not delivered twice. */
+  readonly id = newConnectionId();
+  private readonly members = new Map<C, ConnectionId>();
+  private readonly outboundLimit: number;
+  private readonly bus: Bus | undefined;
+  private readonly logger: Logger;
+  private readonly unsubscribe: (() => void) | undefined;
+  private peakBuffered = 0;
+
+  constructor(
+    private readonly transport: RoomTransport<C>,
+    options: RoomOptions = {},
+  ) {
+    this.outboundLimit = options.outboundLimit ?? DEFAULTS.outboundLimit;
+    this.bus = options.bus;
+    this.logger = options.logger ?? silentLogger;
+    this.unsubscribe = this.bus?.subscribe((event) => this.deliverRemote(event));
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  /** The most bytes any connection had queued after a send: the bounded-memory check. */
+  get peakBufferedBytes(): number {
+    return this.peakBuffered;
+  }
+
+  idOf(conn: C): ConnectionId | undefined {
+    return this.members.get(conn);
+  }
+
+  connections(): C[] {
+    return [...this.members.keys()];
+  }
+
+  /** A connection is open: welcome it, then tell everyone else it joined. */
+  add(conn: C, id: ConnectionId = newConnectionId()): ConnectionId {
+    this.members.set(conn, id);
+    this.logger.debug({ id, connections: this.members.size }, 'connection joined');
+    this.sendTo(conn, { type: 'welcome', id });
+    this.fanout({ type: 'join', id }, conn);
+    this.bus?.publish({ kind: 'join', origin: this.id, id });
+    return id;
+  }
+
+  /** A connection ended, for any reason: everyone left gets `leave`. Idempotent. */
+  remove(conn: C): void {
+    const id = this.members.get(conn);
+    if (id === undefined) return;
+    this.members.delete(conn);
+    this.logger.debug({ id, connections: this.members.size }, 'connection left');
+    this.fanout({ type: 'leave', id });
+    this.bus?.publish({ kind: 'leave', origin: this.id, id });
+  }
+
+  /** One text message from a WebSocket client. */
+  receiveText(conn: C, text: string): void {
+    this.receive(conn, decodeClientText(text));
+  }
+
+  /** One socket.io event. */
+  receiveEvent(conn: C, event: string, arg: unknown): void {
+    this.receive(conn, decodeClientEvent(event, arg));
+  }
+
+  /** One binary message: echoed to the sender alone, byte for byte. */
+  receiveBinary(conn: C, data: Uint8Array): void {
+    if (!this.members.has(conn)) return;
+    this.transport.sendBinary(conn, data);
+    this.checkBuffered(conn);
+  }
+
+  receive(conn: C, decoded: Decoded): void {
+    const from = this.members.get(conn);
+    if (from === undefined) return;
+    if (!decoded.ok) {
+      this.sendTo(conn, { type: 'error', code: 'bad_request', message: decoded.reason });
+      return;
+    }
+    const { message } = decoded;
+    if (message.type === 'echo') {
+      this.sendTo(conn, { type: 'echo', payload: message.payload });
+      return;
+    }
+    const recipients = this.fanout({ type: 'broadcast', from, payload: message.payload });
+    // The sender's own copy went out in the fan-out above, so it precedes the result.
+    if (this.members.has(conn)) {
+      this.sendTo(conn, { type: 'broadcastResult', payload: message.payload, recipients });
+    }
+    this.bus?.publish({ kind: 'broadcast', origin: this.id, from, payload: message.payload });
+  }
+
+  /** Stops listening to the bus; the adapter closes the connections. */
+  close(): void {
+    this.unsubscribe?.();
+  }
+
+  private deliverRemote(event: BusEvent): void {
+    if (event.origin === this.id) return;
+    switch (event.kind) {
+      case 'broadcast':
+        this.fanout({ type: 'broadcast', from: event.from, payload: event.payload });
+        return;
+      case 'join':
+      case 'leave':
+        this.fanout({ type: event.kind, id: event.id });
+        return;
+    }
+  }
+
+  private sendTo(conn: C, message: ServerMessage): void {
+    this.transport.send(conn, message);
+    this.checkBuffered(conn);
+  }
+
+  /** Sends to every member (but `except`); returns how many it was handed to. */
+  private fanout(message: ServerMessage, except?: C): number {
+    const targets: C[] = [];
+    for (const conn of this.members.keys()) if (conn !== except) targets.push(conn);
+    if (targets.length === 0) return 0;
+    if (this.transport.sendToMany) {
+      this.transport.sendToMany(targets, message);
+    } else {
+      for (const conn of targets) this.transport.send(conn, message);
+    }
+    // Drop slow consumers only after the loop, so a leave cannot interleave the fan-out.
+    let slow: C[] | undefined;
+    for (const conn of targets) {
+      if (this.isOverLimit(conn)) (slow ??= []).push(conn);
+    }
+    if (slow) for (const conn of slow) this.drop(conn);
+    return targets.length;
+  }
+
+  private checkBuffered(conn: C): void {
+    if (this.isOverLimit(conn)) this.drop(conn);
+  }
+
+  private isOverLimit(conn: C): boolean {
+    const buffered = this.transport.bufferedAmount(conn);
+    if (buffered > this.peakBuffered) this.peakBuffered = buffered;
+    return buffered > this.outboundLimit;
+  }
+
+  private drop(conn: C): void {
+    const id = this.members.get(conn);
+    if (id === undefined) return;
+    this.logger.warn({ id, limit: this.outboundLimit }, 'slow consumer dropped');
+    this.transport.dropSlowConsumer(conn);
+    this.remove(conn);
+  }
+}
