@@ -11,6 +11,8 @@ export interface Capabilities {
   websocketProtocol: boolean;
   /** Top-level binary messages; socket.io carries binary inside payloads instead. */
   binaryMessages: boolean;
+  /** Binary inside a payload comes back as binary (socket.io); JSON text cannot carry it. */
+  binaryPayloads: boolean;
   /** How malformed requests are sent: raw text frames (WebSocket) or events (socket.io). */
   requestForm: 'text' | 'event';
   /** The client sees close codes; socket.io only sees a disconnect with a reason. */

@@ -21,9 +21,7 @@ export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
  * IANA registry): 1000-1003, 1007-1014 except the reserved 1015, and 3000-4999.
  */
 export function isValidWireCloseCode(code: number): boolean {
-  return (
-    (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999)
-  );
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 }
 
 /** The close reasons this project sends, so logs and tests can match them. */

@@ -1,4 +1,4 @@
-import type { ServerMessage } from './messages.js';
+import type { ClientMessage, ServerMessage } from './messages.js';
 
 /**
  * The WebSocket adapters' wire form of a server message: one JSON text. Only the fields
@@ -17,4 +17,9 @@ export function toEvent(message: ServerMessage): [event: string, arg: Record<str
 /** Client side of the socket.io form: the event and its argument back into one message. */
 export function fromEvent(event: string, arg: unknown): Record<string, unknown> {
   return { ...(typeof arg === 'object' && arg !== null ? arg : {}), type: event };
+}
+
+/** Client side of the WebSocket wire form. */
+export function encodeClientText(message: ClientMessage): string {
+  return JSON.stringify(message);
 }

@@ -1,9 +1,9 @@
-import { isOriginAllowed } from './origin.js';
 import { SUBPROTOCOL } from './options.js';
+import { isOriginAllowed } from './origin.js';
 
 /** The parts of an upgrade request the checks read; header names are lower case. */
 export interface UpgradeRequest {
-  method: string;
+  method?: string | undefined;
   /** e.g. '1.1' */
   httpVersion: string;
   headers: Record<string, string | string[] | undefined>;
@@ -35,7 +35,7 @@ export function checkUpgrade(request: UpgradeRequest, policy: HandshakePolicy): 
       ok: false,
       status: 426,
       reason: 'this is a WebSocket server: send an upgrade request (Upgrade: websocket)',
-      headers: { Upgrade: 'websocket', Connection: 'Upgrade' },
+      headers: { Upgrade: 'websocket' },
     };
   }
   if (request.method !== 'GET') {

@@ -66,7 +66,25 @@ export interface BinaryMessage {
   type: 'binary';
   data: Uint8Array;
 }
-export type Incoming = ServerMessage | BinaryMessage;
+/** A text message the client could not parse as JSON: always a server bug, kept for the error text. */
+export interface UnparsedMessage {
+  type: 'unparsed';
+  text: string;
+}
+export type Incoming = ServerMessage | BinaryMessage | UnparsedMessage;
+
+/** Client side of the WebSocket wire form: one text message into an incoming message. */
+export function parseServerText(text: string): Incoming {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string') {
+      return value as ServerMessage;
+    }
+  } catch {
+    // fall through: reported as unparsed
+  }
+  return { type: 'unparsed', text };
+}
 
 /** Narrows an incoming message by its type. */
 export type IncomingOfType<T extends Incoming['type']> = Extract<Incoming, { type: T }>;

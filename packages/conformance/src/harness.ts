@@ -1,0 +1,115 @@
+import type {
+  Adapter,
+  ConnectionId,
+  ConnectOptions,
+  RealtimeClient,
+  RealtimeServer,
+  ServerOptions,
+} from '@socketlab/contract';
+import { afterEach } from 'vitest';
+import { RawPeer } from './raw.js';
+
+export interface Joined {
+  client: RealtimeClient;
+  id: ConnectionId;
+}
+
+/**
+ * Per-test fixtures: a fresh server on port 0 and the clients a test opened, all torn
+ * down after the test whatever happened in it.
+ */
+export function useHarness(serverAdapter: Adapter, clientAdapter: Adapter, baseConnect: ConnectOptions) {
+  let server: RealtimeServer | undefined;
+  const clients: RealtimeClient[] = [];
+  const peers: RawPeer[] = [];
+
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.terminate();
+    for (const peer of peers.splice(0)) peer.destroy();
+    await server?.close();
+    server = undefined;
+  });
+
+  const current = (): RealtimeServer => {
+    if (!server) throw new Error('start() the server first');
+    return server;
+  };
+
+  return {
+    async start(options: ServerOptions = {}): Promise<RealtimeServer> {
+      server = await serverAdapter.createServer({ port: 0, host: '127.0.0.1', ...options });
+      return server;
+    },
+    get server(): RealtimeServer {
+      return current();
+    },
+    /** Connects without waiting for anything. */
+    async connect(options: ConnectOptions = {}): Promise<RealtimeClient> {
+      const client = await clientAdapter.connect(current().url, { ...baseConnect, ...options });
+      clients.push(client);
+      return client;
+    },
+    /** Connects and takes the welcome, which must be the first message. */
+    async join(options: ConnectOptions = {}): Promise<Joined> {
+      const client = await this.connect(options);
+      const welcome = await client.receive();
+      if (welcome.type !== 'welcome') throw new Error(`first message was ${welcome.type}, not welcome`);
+      return { client, id: welcome.id };
+    },
+    /** Joins n clients one after another and drains the joins they announce to each other. */
+    async joinAll<N extends number>(n: N, options: ConnectOptions = {}): Promise<JoinedTuple<N>> {
+      const joined: Joined[] = [];
+      for (let i = 0; i < n; i++) joined.push(await this.join(options));
+      await Promise.all(joined.map(({ client }, i) => drain(client, 'join', n - 1 - i)));
+      return joined as JoinedTuple<N>;
+    },
+    async raw(): Promise<RawPeer> {
+      const peer = await RawPeer.open(current().port);
+      peers.push(peer);
+      return peer;
+    },
+    async rawUpgraded(spec: Parameters<typeof RawPeer.upgraded>[1] = {}): Promise<RawPeer> {
+      const peer = await RawPeer.upgraded(current().port, spec);
+      peers.push(peer);
+      return peer;
+    },
+  };
+}
+
+/** `joinAll(3)` gives exactly three, so destructuring needs no checks. */
+export type JoinedTuple<N extends number, R extends Joined[] = []> = R['length'] extends N
+  ? R
+  : JoinedTuple<N, [...R, Joined]>;
+
+export type Harness = ReturnType<typeof useHarness>;
+
+/** Takes `count` messages of one type. */
+export async function drain(
+  client: RealtimeClient,
+  type: 'join' | 'leave' | 'broadcast',
+  count: number,
+): Promise<void> {
+  for (let i = 0; i < count; i++) await client.receive(type);
+}
+
+/** Fails with a clear message when a promise does not settle within `ms`. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Resolves when `check` holds, re-checking after every `poke` event; bounded. */
+export async function until(check: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

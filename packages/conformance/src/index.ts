@@ -1,0 +1,3 @@
+export { drain, type Harness, type Joined, until, useHarness, within } from './harness.js';
+export * from './raw.js';
+export { type ConformanceOptions, describeConformance } from './suite.js';

@@ -1,0 +1,62 @@
+import {
+  type CloseInfo,
+  type ConnectOptions,
+  encodeClientText,
+  HandshakeError,
+  Inbox,
+  parseServerText,
+  type RealtimeClient,
+  SUBPROTOCOL,
+} from '@socketlab/contract';
+import { WebSocket } from 'ws';
+
+/** A contract client on the ws library. */
+export function connect(url: string, options: ConnectOptions = {}): Promise<RealtimeClient> {
+  const ws = new WebSocket(url, [...(options.protocols ?? [SUBPROTOCOL])], {
+    perMessageDeflate: false,
+    handshakeTimeout: options.timeout ?? 10_000,
+    ...(options.origin === undefined ? {} : { origin: options.origin }),
+    ...(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload }),
+  });
+  const inbox = new Inbox();
+  ws.on('message', (data, isBinary) => {
+    const bytes = data as Buffer;
+    inbox.push(isBinary ? { type: 'binary', data: new Uint8Array(bytes) } : parseServerText(bytes.toString('utf8')));
+  });
+  const closed = new Promise<CloseInfo>((resolve) => {
+    ws.on('close', (code, reason) => {
+      const info = { code, reason: reason.toString('utf8') };
+      inbox.close(info);
+      resolve(info);
+    });
+  });
+
+  return new Promise((resolve, reject) => {
+    ws.on('unexpected-response', (request, response) => {
+      reject(new HandshakeError(`server refused the handshake with HTTP ${response.statusCode}`, response.statusCode));
+      request.destroy();
+      response.resume();
+    });
+    ws.on('error', (error) => reject(new HandshakeError(`connection failed: ${error.message}`)));
+    ws.once('open', () => {
+      resolve({
+        protocol: ws.protocol,
+        send: (message) => ws.send(encodeClientText(message)),
+        sendText: (text) => ws.send(text),
+        sendBinary: (data) => ws.send(data, { binary: true }),
+        receive: (type, timeoutMs) => inbox.take(type, timeoutMs),
+        pending: () => inbox.pending(),
+        closed,
+        close: (code, reason) => {
+          ws.close(code, reason);
+          return closed;
+        },
+        pauseReading: () => {
+          // ws has no public pause; its socket does. A paused peer neither reads nor pongs.
+          (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+        },
+        terminate: () => ws.terminate(),
+      });
+    });
+  });
+}

@@ -1,0 +1,20 @@
+import type { Adapter } from '@socketlab/contract';
+import { connect } from './client.js';
+import { createServer } from './server.js';
+
+export { connect } from './client.js';
+export { createServer } from './server.js';
+
+/** The ws adapter, as the conformance suite and the benchmark take it. */
+export const adapter: Adapter = {
+  name: 'ws',
+  capabilities: {
+    websocketProtocol: true,
+    binaryMessages: true,
+    binaryPayloads: false,
+    requestForm: 'text',
+    closeCodes: true,
+  },
+  createServer,
+  connect,
+};
