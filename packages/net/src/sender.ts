@@ -24,6 +24,9 @@ function nextMaskKey(): Buffer {
   return key;
 }
 
+/** Strings whose frame still fits a slice of Node's 8 KiB buffer pool are framed into one buffer. */
+const STRING_COPY_THRESHOLD = 4 * 1024 - 10;
+
 export function headerSize(length: number, masked: boolean): number {
   return 2 + (length < 126 ? 0 : length < 0x1_0000 ? 2 : 8) + (masked ? 4 : 0);
 }
@@ -69,6 +72,16 @@ export function writeHeader(
  */
 export function encodeFrame(opcode: number, payload: string | Uint8Array, fin = true, mask = false): Buffer {
   const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  return encodeFrameOfLength(opcode, payload, length, fin, mask);
+}
+
+function encodeFrameOfLength(
+  opcode: number,
+  payload: string | Uint8Array,
+  length: number,
+  fin: boolean,
+  mask: boolean,
+): Buffer {
   const key = mask ? nextMaskKey() : undefined;
   const frame = Buffer.allocUnsafe(headerSize(length, mask) + length);
   const offset = writeHeader(frame, opcode, fin, length, key);
@@ -89,8 +102,9 @@ export function closePayload(code: number | undefined, reason = ''): Buffer {
 }
 
 /**
- * Frames onto one socket. A small payload is one allocation and one write; a big unmasked
- * binary payload is header + payload in one corked write, without copying it.
+ * Frames onto one socket. A small payload is one allocation (from Node's buffer pool) and
+ * one write. A big unmasked payload is header + payload in one corked writev: a buffer is
+ * not copied, and a string is encoded by the socket itself, with no JS-heap buffer for it.
  */
 export class Sender {
   constructor(
@@ -99,16 +113,19 @@ export class Sender {
   ) {}
 
   send(opcode: number, payload: string | Uint8Array, fin = true): void {
-    if (!this.mask && typeof payload !== 'string' && payload.length > COPY_THRESHOLD) {
-      const header = Buffer.allocUnsafe(headerSize(payload.length, false));
-      writeHeader(header, opcode, fin, payload.length, undefined);
-      this.socket.cork();
-      this.socket.write(header);
-      this.socket.write(payload);
-      this.socket.uncork();
+    const isString = typeof payload === 'string';
+    const length = isString ? Buffer.byteLength(payload) : payload.length;
+    if (this.mask || length <= (isString ? STRING_COPY_THRESHOLD : COPY_THRESHOLD)) {
+      this.socket.write(encodeFrameOfLength(opcode, payload, length, fin, this.mask));
       return;
     }
-    this.socket.write(encodeFrame(opcode, payload, fin, this.mask));
+    const header = Buffer.allocUnsafe(headerSize(length, false));
+    writeHeader(header, opcode, fin, length, undefined);
+    this.socket.cork();
+    this.socket.write(header);
+    if (isString) this.socket.write(payload, 'utf8');
+    else this.socket.write(payload);
+    this.socket.uncork();
   }
 
   /** A frame already encoded (by `encodeFrame`), shared between many sockets. */

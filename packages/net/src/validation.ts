@@ -34,6 +34,8 @@ const TRANSITION = Uint8Array.from([
 ]);
 
 export const UTF8_ACCEPT = 0;
+/** Pieces shorter than this go through the DFA alone. */
+const NATIVE_THRESHOLD = 32;
 export const UTF8_REJECT = 12;
 
 /** Runs the DFA over `bytes[start, end)` from `state`; stops early once rejected. */
@@ -63,6 +65,11 @@ export class Utf8Validator {
       from++;
     }
     if (from === end) return true;
+    if (end - from < NATIVE_THRESHOLD) {
+      // A few bytes: the DFA beats the cost of a view and a native call.
+      this.state = utf8Step(UTF8_ACCEPT, bytes, from, end);
+      return this.state !== UTF8_REJECT;
+    }
     const cut = lastBoundary(bytes, from, end);
     if (cut > from && !isUtf8(bytes.subarray(from, cut))) {
       this.state = UTF8_REJECT;
