@@ -633,6 +633,7 @@ function rawFrames(h: Harness): void {
       ['a close frame with a one-byte payload', 1002, [{ opcode: Opcode.close, payload: Buffer.from([3]) }]],
       ['a close frame with code 1005', 1002, [{ opcode: Opcode.close, payload: closePayload(1005) }]],
       ['a close frame with code 999', 1002, [{ opcode: Opcode.close, payload: closePayload(999) }]],
+      ['a close frame with the reserved code 1015', 1002, [{ opcode: Opcode.close, payload: closePayload(1015) }]],
       [
         'a close reason that is not UTF-8',
         1007,
