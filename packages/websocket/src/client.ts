@@ -68,8 +68,6 @@ function wrap(connection: websocket.connection): RealtimeClient {
     }
     processFrame(frame);
   };
-  // Socket errors end the connection; the close event below reports them.
-  connection.on('error', () => {});
   const closed = new Promise<CloseInfo>((resolve) => {
     connection.once('close', (code, description) => {
       const info = received ?? { code, reason: description ?? '' };

@@ -53,10 +53,10 @@ export function enforceClientFrameRules(connection: websocket.connection): void 
  * A peer still sending (a client mid-way through an over-limit message) then gets a TCP
  * reset that can overtake the close frame, so it sees 1006 instead of 1009 or 1002. Like
  * ws, keep reading and discarding after the close frame and let the peer finish the
- * closing handshake; destroy only after `lingerMs`. A drop without a close frame (dead
+ * closing handshake; destroy after `lingerMs` at the latest. A drop without a close frame (dead
  * peer, heartbeat, terminate) still destroys at once.
  */
-export function lingerOnDrop(connection: websocket.connection, lingerMs: number): void {
+export function lingerOnDrop(connection: websocket.connection, lingerMs: number, lingering: Set<Socket>): void {
   const libraryDrop = connection.drop.bind(connection);
   connection.drop = (reasonCode, description, skipCloseFrame) => {
     const { socket } = connection;
@@ -72,11 +72,12 @@ export function lingerOnDrop(connection: websocket.connection, lingerMs: number)
     } finally {
       socket.destroy = destroy;
     }
-    linger(socket, lingerMs);
+    linger(socket, lingerMs, lingering);
   };
 }
 
-function linger(socket: Socket, lingerMs: number): void {
+/** `lingering` holds the sockets still draining, so a server shutting down can destroy them. */
+function linger(socket: Socket, lingerMs: number, lingering: Set<Socket>): void {
   // The library's own data handler would keep buffering input it will never parse.
   socket.removeAllListeners('data');
   socket.on('data', () => {});
@@ -84,5 +85,9 @@ function linger(socket: Socket, lingerMs: number): void {
   socket.end();
   const timer = setTimeout(() => socket.destroy(), lingerMs);
   timer.unref();
-  socket.once('close', () => clearTimeout(timer));
+  lingering.add(socket);
+  socket.once('close', () => {
+    clearTimeout(timer);
+    lingering.delete(socket);
+  });
 }

@@ -54,6 +54,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   const { logger } = opts;
   const room = new Room(transport, { outboundLimit: opts.outboundLimit, bus: opts.bus, logger });
   const closedConnections = new WeakMap<Connection, Promise<void>>();
+  /** Dropped connections still reading their peer's last bytes (see lingerOnDrop). */
+  const lingering = new Set<Socket>();
   const httpServer = createHttpServer({ maxHeaderSize: DEFAULTS.maxHeadSize });
 
   // parseCookies and parseExtensions are library options @types/websocket does not list.
@@ -87,7 +89,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     // 101 answer is flushed: an error in between would otherwise crash the process.
     connection.socket.on('error', (error) => logger.debug({ err: error.message }, 'socket error'));
     enforceClientFrameRules(connection);
-    lingerOnDrop(connection, opts.shutdownTimeout);
+    lingerOnDrop(connection, opts.shutdownTimeout, lingering);
     closedConnections.set(connection, new Promise((resolve) => connection.once('close', () => resolve())));
     connection.on('error', (error) =>
       logger.debug({ id: room.idOf(connection), err: error.message }, 'connection error'),
@@ -159,6 +161,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
           },
           opts.shutdownTimeout,
         );
+        // Upgraded sockets are no longer the http server's: end the lingering ones ourselves.
+        for (const socket of lingering) socket.destroy();
         httpServer.closeAllConnections();
         await stopped;
         room.close();
