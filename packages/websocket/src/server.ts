@@ -11,6 +11,7 @@ import {
   type RealtimeServer,
   Room,
   type RoomTransport,
+  refuse,
   resolveServerOptions,
   type ServerOptions,
 } from '@socketlab/contract';
@@ -120,6 +121,12 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   });
 
   const handshaking = guardHttpServer(httpServer, opts, (request, socket, head, verdict) => {
+    // RFC 6455 4.1 requires Host and Node lets an upgrade without one through; the library
+    // would refuse it with a bare 400 of its own on a socket nobody listens to for errors.
+    if (!request.headers.host) {
+      refuse(socket, 400, 'the upgrade request needs a Host header');
+      return;
+    }
     // WebSocket-Node's handleUpgrade ignores bytes that came with the request head: give
     // them back to the socket so the connection reads them as its first frames.
     if (head.length > 0) socket.unshift(head);

@@ -1,10 +1,11 @@
-import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, connect as tcpConnect } from 'node:net';
 import {
   acceptKeyFor,
   closePayload,
   encodeFrame,
   Opcode,
   RawPeer,
+  until,
   upgradeRequestText,
   within,
 } from '@socketlab/conformance';
@@ -108,6 +109,40 @@ describe('websocket adapter', () => {
       name: 'HandshakeError',
       status: 403,
     });
+  });
+
+  it('answers an upgrade without Host like every other refusal, not with the library bare 400', async () => {
+    server = await createServer();
+    const peer = await openPeer(server.port);
+    const request = upgradeRequestText('x', { protocols: ['echo-protocol'] }).replace('Host: x\r\n', '');
+    expect(request).not.toMatch(/host:/i);
+    peer.write(request);
+    const head = await peer.readHead();
+    expect(head.status).toBe(400);
+    expect(head.headers['content-type']).toMatch(/^text\/plain/);
+    expect(head.headers['x-websocket-reject-reason']).toBeUndefined();
+    await peer.waitEnd();
+  });
+
+  it('survives peers that reset right after their upgrade request (the library leaves the socket without an error listener)', async () => {
+    server = await createServer();
+    const { port } = server;
+    for (let i = 0; i < 200; i++) {
+      await new Promise<void>((resolve) => {
+        const socket = tcpConnect({ port, host: '127.0.0.1' }, () => {
+          socket.write(upgradeRequestText(`127.0.0.1:${port}`, { protocols: ['echo-protocol'] }), () => {
+            socket.resetAndDestroy();
+            resolve();
+          });
+        });
+        socket.on('error', () => {});
+      });
+    }
+    // An unhandled socket error would have failed this test run; the server also still serves.
+    await until(() => server?.connectionCount === 0, 10_000, 'every reset connection to leave');
+    const client = await connect(server.url);
+    expect(await client.receive('welcome')).toMatchObject({ type: 'welcome' });
+    client.terminate();
   });
 
   describe('clientFrameViolation', () => {
