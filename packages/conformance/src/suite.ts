@@ -523,6 +523,7 @@ function rawHandshake(h: Harness): void {
       ['a key that is not 16 bytes', (host) => upgradeRequestText(host, { key: 'c2hvcnQ=' }), 400],
       ['version 8', (host) => upgradeRequestText(host, { version: '8' }), 426],
       ['no version', (host) => upgradeRequestText(host, { version: null }), 426],
+      ['no Host header', (host) => upgradeRequestText(host).replace(/^Host: .*\r\n/m, ''), 400],
       ['a foreign origin', (host) => upgradeRequestText(host, { origin: 'http://evil.example' }), 403],
       ['only other subprotocols', (host) => upgradeRequestText(host, { protocols: ['chat'] }), 400],
       [
