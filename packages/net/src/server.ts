@@ -1,4 +1,4 @@
-import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import {
   CloseCode,
   CloseReason,
@@ -7,12 +7,15 @@ import {
   DEFAULTS,
   encodeServerText,
   Heartbeat,
+  listen,
   type RealtimeServer,
   Room,
   type RoomTransport,
+  realtimeServer,
   refuse,
   resolveServerOptions,
   type ServerOptions,
+  serverUrl,
 } from '@socketlab/contract';
 import { Connection } from './connection.js';
 import { Opcode } from './constants.js';
@@ -114,51 +117,29 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   };
 
   const server = createNetServer({ noDelay: true }, handshake);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const port = await listen(server, opts.port, opts.host);
   server.on('error', (error) => logger.error({ err: error.message }, 'server error'));
   heartbeat.start();
-  const { port } = server.address() as AddressInfo;
-  const url = `ws://${formatHost(opts.host)}:${port}/`;
-  logger.info({ url }, 'listening');
-
-  let closing: Promise<void> | undefined;
-  return {
-    url,
+  return realtimeServer({
+    url: serverUrl('ws', opts.host, port),
     port,
-    get connectionCount() {
-      return room.size;
+    room,
+    logger,
+    shutdown: async () => {
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      heartbeat.stop();
+      for (const socket of handshaking) socket.destroy();
+      // Every upgraded connection, also one already closing after a protocol error.
+      await closeAllGracefully(
+        [...connections],
+        {
+          close: (conn) => conn.close(CloseCode.goingAway, CloseReason.shutdown),
+          terminate: (conn) => conn.terminate(),
+          closed: (conn) => conn.closed,
+        },
+        opts.shutdownTimeout,
+      );
+      await stopped;
     },
-    stats: () => ({ connections: room.size, peakBufferedBytes: room.peakBufferedBytes }),
-    close: () => {
-      closing ??= (async () => {
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        heartbeat.stop();
-        for (const socket of handshaking) socket.destroy();
-        await closeAllGracefully(
-          [...connections],
-          {
-            close: (conn) => conn.close(CloseCode.goingAway, CloseReason.shutdown),
-            terminate: (conn) => conn.terminate(),
-            closed: (conn) => conn.closed,
-          },
-          opts.shutdownTimeout,
-        );
-        await stopped;
-        room.close();
-        logger.info({}, 'closed');
-      })();
-      return closing;
-    },
-  };
-}
-
-/** IPv6 literals need brackets in a URL. */
-export function formatHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
+  });
 }
