@@ -11,6 +11,12 @@ export interface ConnectionOptions {
   maxPayload: number;
   /** How long the closing handshake may take before the socket is destroyed. */
   closeTimeout?: number;
+  /**
+   * Pings are not answered while the socket holds more unsent bytes than this: a peer that
+   * floods pings and never reads cannot grow the pong backlog without bound (RFC 6455
+   * 5.5.3 lets an endpoint skip pongs). Default: no limit.
+   */
+  pongBacklogLimit?: number;
 }
 
 const noop = (): void => {};
@@ -33,6 +39,7 @@ export class Connection {
   private readonly sender: Sender;
   private readonly isServer: boolean;
   private readonly closeTimeout: number;
+  private readonly pongBacklogLimit: number;
   private closeSent = false;
   private received: CloseInfo | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
@@ -43,6 +50,7 @@ export class Connection {
   ) {
     this.isServer = options.role === 'server';
     this.closeTimeout = options.closeTimeout ?? CLOSE_TIMEOUT;
+    this.pongBacklogLimit = options.pongBacklogLimit ?? Number.POSITIVE_INFINITY;
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
@@ -52,7 +60,7 @@ export class Connection {
       {
         onMessage: (data, isBinary) => this.onMessage(data, isBinary),
         onPing: (data) => {
-          if (!this.closeSent) this.sender.send(Opcode.pong, data);
+          if (!this.closeSent && socket.writableLength <= this.pongBacklogLimit) this.sender.send(Opcode.pong, data);
         },
         onPong: (data) => this.onPong(data),
         onClose: (code, reason) => this.peerClosed(code, reason),

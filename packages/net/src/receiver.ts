@@ -80,7 +80,13 @@ export class Receiver {
   // The message being assembled: its first frame's opcode, 0 when none is open.
   private messageOpcode = 0;
   private messageLength = 0;
-  private fragments: Buffer[] = [];
+  /**
+   * The fragments so far, copied into one buffer that doubles as needed (never past
+   * `maxPayload`). Keeping a view per fragment instead would let a peer that sends a
+   * million one-byte fragments pin a million Buffer objects under a 1 MiB limit.
+   */
+  private assembled: Buffer | undefined;
+  private assembledLength = 0;
   private readonly utf8 = new Utf8Validator();
 
   constructor(
@@ -264,15 +270,13 @@ export class Receiver {
         this.handlers.onPong(data);
         return;
     }
-    if (!this.fin) {
-      this.fragments.push(data);
-      return;
-    }
     let message = data;
-    if (this.fragments.length > 0) {
-      this.fragments.push(data);
-      message = Buffer.concat(this.fragments, this.messageLength);
-      this.fragments = [];
+    if (!this.fin || this.assembled !== undefined) {
+      this.append(data);
+      if (!this.fin) return;
+      message = this.assembled!.subarray(0, this.assembledLength);
+      this.assembled = undefined;
+      this.assembledLength = 0;
     }
     const isBinary = this.messageOpcode === Opcode.binary;
     if (!isBinary) {
@@ -312,6 +316,17 @@ export class Receiver {
     this.handlers.onClose(code, reason);
   }
 
+  private append(data: Buffer): void {
+    const needed = this.assembledLength + data.length;
+    if (this.assembled === undefined || needed > this.assembled.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, Math.min(2 * (this.assembled?.length ?? 0), this.maxPayload)));
+      this.assembled?.copy(grown, 0, 0, this.assembledLength);
+      this.assembled = grown;
+    }
+    data.copy(this.assembled, this.assembledLength);
+    this.assembledLength = needed;
+  }
+
   private fail(error: ProtocolError): void {
     this.finish();
     this.handlers.onError(error);
@@ -320,7 +335,7 @@ export class Receiver {
   private finish(): void {
     this.state = DONE;
     this.payload = undefined;
-    this.fragments = [];
+    this.assembled = undefined;
   }
 }
 

@@ -55,7 +55,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
 
   const upgrade = (socket: Socket, key: string, protocol: string | undefined, rest: Buffer): void => {
     socket.write(switchingProtocols(key, protocol));
-    const conn = new Connection(socket, { role: 'server', maxPayload: opts.maxPayload });
+    const conn = new Connection(socket, {
+      role: 'server',
+      maxPayload: opts.maxPayload,
+      pongBacklogLimit: opts.outboundLimit,
+    });
     connections.add(conn);
     conn.onMessage = (data, isBinary) => {
       heartbeat.alive(conn);

@@ -117,6 +117,29 @@ describe('connection: closing handshake', () => {
     await within(conn.closed, 5_000, 'the close');
   });
 
+  it('stops answering pings while its pong backlog is over the limit (a ping flood from a peer that does not read)', async () => {
+    const { near, far } = await pair();
+    const limit = 64 * 1024;
+    const conn = new Connection(near, { role: 'server', maxPayload: 1024, pongBacklogLimit: limit });
+    let backlogAtMarker = -1;
+    conn.onMessage = () => {
+      backlogAtMarker = near.writableLength;
+    };
+    conn.start(Buffer.alloc(0));
+    far.pause();
+    // 10 MB of pings: far more than loopback kernel buffers, so without the limit pongs would pile up.
+    const ping = encodeFrame(Opcode.ping, Buffer.alloc(125, 1), true, true);
+    for (let i = 0; i < 80; i++) far.write(Buffer.concat(Array.from({ length: 1000 }, () => ping)));
+    far.write(encodeFrame(Opcode.text, 'marker', true, true));
+    const deadline = Date.now() + 10_000;
+    while (backlogAtMarker < 0) {
+      if (Date.now() > deadline) throw new Error('the marker message did not arrive within 10 s');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(backlogAtMarker).toBeGreaterThan(0);
+    expect(backlogAtMarker).toBeLessThanOrEqual(limit + 131);
+  });
+
   it('fails a server frame that is masked: sends 1002 and reports 1006 (no close frame received)', async () => {
     const { near, far } = await pair();
     const conn = new Connection(near, { role: 'client', maxPayload: 1024, closeTimeout: 300 });

@@ -81,6 +81,19 @@ describe('receiver: frames split anywhere', () => {
     }
   });
 
+  it('assembles a message from a thousand one-byte fragments, with empty ones between', () => {
+    const text = 'ü'.repeat(500);
+    const bytes = Buffer.from(text);
+    const frames = [...bytes].flatMap((byte, i) => [
+      frame({ opcode: i === 0 ? Opcode.text : Opcode.continuation, payload: Buffer.from([byte]), fin: false }),
+      frame({ opcode: Opcode.continuation, payload: Buffer.alloc(0), fin: false }),
+    ]);
+    frames.push(frame({ opcode: Opcode.continuation, payload: '!' }));
+    expect(receive([Buffer.concat(frames)]).events).toStrictEqual([
+      { kind: 'message', data: `${text}!`, binary: false },
+    ]);
+  });
+
   it('takes unmasked frames as a client, and many frames in one chunk', () => {
     const frames = Array.from({ length: 50 }, (_, i) => frame({ opcode: Opcode.text, payload: `m${i}`, mask: false }));
     const { events } = receive([Buffer.concat(frames)], 'client');
