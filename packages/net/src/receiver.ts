@@ -1,6 +1,6 @@
 import { CloseCode } from '@socketlab/contract';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
-import { applyMask } from './mask.js';
+import { applyMask, copyMasked } from './mask.js';
 import { isValidUtf8, isValidWireCloseCode, Utf8Validator } from './validation.js';
 
 /**
@@ -81,12 +81,14 @@ export class Receiver {
   private messageOpcode = 0;
   private messageLength = 0;
   /**
-   * The fragments so far, copied into one buffer that doubles as needed (never past
-   * `maxPayload`). Keeping a view per fragment instead would let a peer that sends a
-   * million one-byte fragments pin a million Buffer objects under a 1 MiB limit.
+   * The fragments so far: big ones as they are (joined once, at the end), small ones copied
+   * together into shared scratch buffers. A view per fragment would let a peer that sends a
+   * million one-byte fragments pin a million Buffer objects under a 1 MiB limit; this way a
+   * message holds at most about two objects per KiB of payload.
    */
-  private assembled: Buffer | undefined;
-  private assembledLength = 0;
+  private fragments: Buffer[] = [];
+  private scratch: Buffer | undefined;
+  private scratchUsed = 0;
   private readonly utf8 = new Utf8Validator();
 
   constructor(
@@ -242,8 +244,8 @@ export class Receiver {
     this.payload ??= Buffer.allocUnsafe(this.payloadLength);
     const take = Math.min(remaining, available);
     const from = this.received;
-    chunk.copy(this.payload, from, offset, offset + take);
-    if (this.masked) applyMask(this.payload, this.maskKey, from, from + take, from);
+    if (this.masked) copyMasked(chunk, offset, offset + take, this.payload, from, this.maskKey, from);
+    else chunk.copy(this.payload, from, offset, offset + take);
     if (text && !this.utf8.update(this.payload, from, from + take)) {
       this.fail(violation.invalidUtf8('invalid UTF-8 in a text message'));
       return end;
@@ -271,12 +273,12 @@ export class Receiver {
         return;
     }
     let message = data;
-    if (!this.fin || this.assembled !== undefined) {
+    if (!this.fin || this.fragments.length > 0 || this.scratch !== undefined) {
       this.append(data);
       if (!this.fin) return;
-      message = this.assembled!.subarray(0, this.assembledLength);
-      this.assembled = undefined;
-      this.assembledLength = 0;
+      this.sealScratch();
+      message = this.fragments.length === 1 ? this.fragments[0]! : Buffer.concat(this.fragments, this.messageLength);
+      this.fragments = [];
     }
     const isBinary = this.messageOpcode === Opcode.binary;
     if (!isBinary) {
@@ -317,14 +319,25 @@ export class Receiver {
   }
 
   private append(data: Buffer): void {
-    const needed = this.assembledLength + data.length;
-    if (this.assembled === undefined || needed > this.assembled.length) {
-      const grown = Buffer.allocUnsafe(Math.max(needed, Math.min(2 * (this.assembled?.length ?? 0), this.maxPayload)));
-      this.assembled?.copy(grown, 0, 0, this.assembledLength);
-      this.assembled = grown;
+    if (data.length >= SMALL_FRAGMENT) {
+      this.sealScratch();
+      this.fragments.push(data);
+      return;
     }
-    data.copy(this.assembled, this.assembledLength);
-    this.assembledLength = needed;
+    if (data.length === 0) return;
+    if (this.scratch === undefined || this.scratchUsed + data.length > this.scratch.length) {
+      this.sealScratch();
+      this.scratch = Buffer.allocUnsafe(SCRATCH_SIZE);
+    }
+    data.copy(this.scratch, this.scratchUsed);
+    this.scratchUsed += data.length;
+  }
+
+  private sealScratch(): void {
+    if (this.scratch === undefined) return;
+    this.fragments.push(this.scratch.subarray(0, this.scratchUsed));
+    this.scratch = undefined;
+    this.scratchUsed = 0;
   }
 
   private fail(error: ProtocolError): void {
@@ -335,8 +348,12 @@ export class Receiver {
   private finish(): void {
     this.state = DONE;
     this.payload = undefined;
-    this.assembled = undefined;
+    this.fragments = [];
+    this.scratch = undefined;
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Fragments smaller than this are copied together instead of kept one object each. */
+const SMALL_FRAGMENT = 1024;
+const SCRATCH_SIZE = 4 * SMALL_FRAGMENT;
