@@ -31,27 +31,21 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
 
   return new Promise((resolve, reject) => {
     const reader = new HeadReader();
-    const fail = (message: string, status?: number): void => {
+    const settle = (): void => {
       clearTimeout(timer);
       socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+    };
+    const fail = (message: string, status?: number): void => {
+      settle();
+      // Whatever the dying socket still reports must not become an uncaught 'error'.
+      socket.on('error', () => {});
       socket.destroy();
       reject(new HandshakeError(message, status));
     };
-    const timer = setTimeout(() => fail('handshake timed out'), options.timeout ?? 10_000);
-    socket.once('connect', () => {
-      socket.write(
-        upgradeRequest({
-          host: target.host,
-          path: `${target.pathname}${target.search}`,
-          key,
-          protocols,
-          origin: options.origin,
-        }),
-      );
-    });
-    socket.on('error', (error) => fail(`connection failed: ${error.message}`));
-    socket.once('close', () => fail('connection closed during the handshake'));
-
+    const onError = (error: Error): void => fail(`connection failed: ${error.message}`);
+    const onClose = (): void => fail('connection closed during the handshake');
     const onData = (chunk: Buffer): void => {
       const result = reader.push(chunk);
       if (result.kind === 'incomplete') return;
@@ -69,18 +63,17 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
         fail(verdict.reason, verdict.status);
         return;
       }
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.removeAllListeners('error');
-      socket.removeAllListeners('close');
-      resolve(
-        open(
-          new Connection(socket, { role: 'client', maxPayload: options.maxPayload ?? CLIENT_MAX_PAYLOAD }),
-          verdict.protocol,
-          result.rest,
-        ),
-      );
+      settle();
+      const conn = new Connection(socket, { role: 'client', maxPayload: options.maxPayload ?? CLIENT_MAX_PAYLOAD });
+      resolve(open(conn, verdict.protocol, result.rest));
     };
+    const timer = setTimeout(() => fail('handshake timed out'), options.timeout ?? 10_000);
+    socket.once('connect', () => {
+      const path = `${target.pathname}${target.search}`;
+      socket.write(upgradeRequest({ host: target.host, path, key, protocols, origin: options.origin }));
+    });
+    socket.on('error', onError);
+    socket.on('close', onClose);
     socket.on('data', onData);
   });
 }

@@ -85,7 +85,9 @@ export class Connection {
     // A reset or write error is followed by 'close'; that is where the end is handled.
     socket.on('error', noop);
     socket.once('close', () => this.ended());
-    if (head.length > 0) this.receiver.push(head);
+    // A socket that died between the handshake and here will never emit 'close' again.
+    if (socket.destroyed) process.nextTick(() => this.ended());
+    else if (head.length > 0) this.receiver.push(head);
   }
 
   sendText(text: string): void {
@@ -151,6 +153,7 @@ export class Connection {
   }
 
   private ended(): void {
+    if (this.stateValue === 'closed') return;
     clearTimeout(this.closeTimer);
     this.stateValue = 'closed';
     this.resolveClosed(this.received ?? { code: CloseCode.abnormal, reason: '' });
