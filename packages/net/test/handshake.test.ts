@@ -1,6 +1,12 @@
 import { once } from 'node:events';
 import { type AddressInfo, createServer as createTcpServer, type Server, type Socket } from 'node:net';
-import { acceptKeyFor as probeAcceptKey, encodeFrame as probeFrame, RawPeer, randomKey } from '@socketlab/conformance';
+import {
+  acceptKeyFor as probeAcceptKey,
+  encodeFrame as probeFrame,
+  RawPeer,
+  randomKey,
+  within,
+} from '@socketlab/conformance';
 import { HandshakeError } from '@socketlab/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Opcode } from '../src/constants.js';
@@ -126,6 +132,17 @@ describe('server handshake on the wire', () => {
     await peer.waitEnd();
   });
 
+  it('closes a socket still in its handshake when the server shuts down, promptly', async () => {
+    const server = await start();
+    const peer = await raw(server.port);
+    peer.write('GET / HTTP/1.1\r\nHost: x\r\n');
+    // Connections are accepted in order: once a later client is welcomed, the peer is in its handshake.
+    const client = await connect(server.url);
+    await client.receive('welcome');
+    await within(server.close(), 3_000, 'server.close() with a half-sent head');
+    await peer.waitEnd(1_000);
+  });
+
   it('survives a peer that resets in the middle of its head', async () => {
     const server = await start();
     const peer = await raw(server.port);
@@ -138,15 +155,18 @@ describe('server handshake on the wire', () => {
 });
 
 /** A TCP server that answers every upgrade request with `answer(key)`. */
-async function fakeServer(answer: (key: string, socket: Socket) => void): Promise<{ url: string; server: Server }> {
+async function fakeServer(
+  answer: (key: string, socket: Socket, request: string) => void,
+): Promise<{ url: string; server: Server }> {
   const server = createTcpServer((socket) => {
     let text = '';
     socket.on('data', (chunk: Buffer) => {
       text += chunk.toString('latin1');
       if (!text.includes('\r\n\r\n')) return;
       const key = /sec-websocket-key: (\S+)/i.exec(text)?.[1] ?? '';
+      const request = text;
       text = '';
-      answer(key, socket);
+      answer(key, socket, request);
     });
     socket.on('error', () => {});
   });
@@ -160,7 +180,7 @@ describe('client handshake checks', () => {
   afterEach(() => {
     for (const server of servers.splice(0)) server.close();
   });
-  const fake = async (answer: (key: string, socket: Socket) => void) => {
+  const fake = async (answer: (key: string, socket: Socket, request: string) => void) => {
     const made = await fakeServer(answer);
     servers.push(made.server);
     return made.url;
@@ -210,6 +230,35 @@ describe('client handshake checks', () => {
   it('gives up on a server that never answers, after the timeout', async () => {
     const url = await fake(() => {});
     await expect(connect(url, { timeout: 200 })).rejects.toThrow(/timed out/);
+  });
+
+  it('sends a well-formed upgrade request: path and query, Host, a fresh 16-byte key, version 13, protocols, Origin', async () => {
+    const requests: string[] = [];
+    const url = await fake((key, socket, request) => {
+      requests.push(request);
+      socket.write(ok(probeAcceptKey(key), 'Sec-WebSocket-Protocol: echo-protocol\r\n'));
+    });
+    const port = new URL(url).port;
+    const first = await connect(`${url}chat?room=1`, {
+      protocols: ['chat', 'echo-protocol'],
+      origin: 'http://localhost',
+    });
+    const second = await connect(url);
+    first.terminate();
+    second.terminate();
+    const [text = '', other = ''] = requests;
+    const lines = text.split('\r\n');
+    expect(lines[0]).toBe('GET /chat?room=1 HTTP/1.1');
+    expect(lines).toContain(`Host: 127.0.0.1:${port}`);
+    expect(lines).toContain('Upgrade: websocket');
+    expect(lines).toContain('Connection: Upgrade');
+    expect(lines).toContain('Sec-WebSocket-Version: 13');
+    expect(lines).toContain('Sec-WebSocket-Protocol: chat, echo-protocol');
+    expect(lines).toContain('Origin: http://localhost');
+    const key = (text: string) => /Sec-WebSocket-Key: (\S+)/.exec(text)?.[1] ?? '';
+    expect(Buffer.from(key(text), 'base64')).toHaveLength(16);
+    expect(key(other)).not.toBe(key(text));
+    expect(other).not.toMatch(/Origin:/);
   });
 
   it('takes a first frame that arrives in the same packet as the 101', async () => {
