@@ -1,0 +1,86 @@
+import { parseArgs } from 'node:util';
+import { DEFAULTS, type ServerOptions } from '@socketlab/contract';
+import { parseDuration, parsePort, parseSize } from './units.js';
+
+export interface ServerAppSpec {
+  /** The app's package name, e.g. `ws-server`. */
+  name: string;
+  defaultPort: number;
+  /** Adapter defaults that differ from the contract's (websocket: requireProtocol). */
+  defaults?: Partial<ServerOptions>;
+}
+
+export interface ParsedArgs {
+  options: ServerOptions & { port: number; host: string };
+  verbose: boolean;
+  help: boolean;
+}
+
+const FLAGS = {
+  port: { type: 'string', short: 'p' },
+  host: { type: 'string' },
+  origin: { type: 'string', multiple: true },
+  'max-payload': { type: 'string' },
+  'outbound-limit': { type: 'string' },
+  heartbeat: { type: 'string' },
+  'handshake-timeout': { type: 'string' },
+  'shutdown-timeout': { type: 'string' },
+  'require-protocol': { type: 'boolean' },
+  'no-require-protocol': { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export function usage(spec: ServerAppSpec): string {
+  const requireDefault = spec.defaults?.requireProtocol ?? DEFAULTS.requireProtocol;
+  return `Usage: pnpm --filter ${spec.name} start -- [flags]
+
+Flags:
+  -p, --port N                port to listen on (default ${spec.defaultPort}; 0 picks a free one)
+      --host H                interface to bind (default ${DEFAULTS.host})
+      --origin O              allowed Origin; repeat for more; '*' allows all
+                              (default: http://localhost and http://127.0.0.1, any port)
+      --max-payload SIZE      largest message, e.g. 1MiB (default 1MiB); bigger closes with 1009
+      --outbound-limit SIZE   unsent bytes per connection before it is dropped (default 4MiB)
+      --heartbeat DURATION    ping interval, e.g. 30s (default 30s)
+      --handshake-timeout D   time to send a complete upgrade request (default 10s)
+      --shutdown-timeout D    time for closing handshakes on shutdown (default 5s)
+      --require-protocol      refuse clients that do not offer echo-protocol${requireDefault ? ' (default)' : ''}
+      --no-require-protocol   accept clients that offer no subprotocol${requireDefault ? '' : ' (default)'}
+  -v, --verbose               log every connection event (logs are JSON on stderr)
+  -h, --help                  show this text
+`;
+}
+
+/** Parses argv into server options; throws an Error whose message says what was wrong. */
+export function parseServerArgs(spec: ServerAppSpec, argv: readonly string[]): ParsedArgs {
+  const { values, positionals } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: true });
+  // `pnpm start -- --port 1` passes the `--` through on some pnpm versions.
+  const stray = positionals.filter((p) => p !== '--');
+  if (stray.length > 0) throw new Error(`unexpected argument "${stray[0]}"`);
+  if (values['require-protocol'] && values['no-require-protocol']) {
+    throw new Error('--require-protocol and --no-require-protocol contradict each other');
+  }
+  const options: ParsedArgs['options'] = {
+    ...spec.defaults,
+    port: values.port === undefined ? spec.defaultPort : parsePort(values.port),
+    host: values.host ?? DEFAULTS.host,
+  };
+  if (values.origin) options.allowedOrigins = values.origin;
+  if (values['max-payload']) options.maxPayload = parseSize(values['max-payload']);
+  if (values['outbound-limit']) options.outboundLimit = parseSize(values['outbound-limit']);
+  if (values.heartbeat) options.heartbeatInterval = positiveDuration('--heartbeat', values.heartbeat);
+  if (values['handshake-timeout']) {
+    options.handshakeTimeout = positiveDuration('--handshake-timeout', values['handshake-timeout']);
+  }
+  if (values['shutdown-timeout']) options.shutdownTimeout = parseDuration(values['shutdown-timeout']);
+  if (values['require-protocol']) options.requireProtocol = true;
+  if (values['no-require-protocol']) options.requireProtocol = false;
+  return { options, verbose: values.verbose ?? false, help: values.help ?? false };
+}
+
+function positiveDuration(flag: string, text: string): number {
+  const ms = parseDuration(text);
+  if (ms <= 0) throw new RangeError(`${flag} must be more than 0`);
+  return ms;
+}

@@ -1,0 +1,77 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+/** The ready line every server app prints; mirrors READY_PATTERN in run.ts. */
+const READY = /^(\S+) \((\S+)\) listening on (\S+)$/;
+
+export interface ServerProcess {
+  name: string;
+  adapter: string;
+  url: string;
+  port: number;
+  child: ChildProcess;
+  /** Everything the process wrote on stderr so far (its structured logs). */
+  stderr(): string;
+  /** Sends a signal and resolves with the exit code (null if killed by a signal). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Resolves with the exit code when the process ends by itself. */
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts one server app (apps/<name>) from its TypeScript sources in its own process
+ * and resolves once it printed its ready line. Used by the root `pnpm start`, the app
+ * tests and the benchmark, so all three start servers the same way a user does.
+ */
+export function startServerProcess(
+  appDir: string,
+  args: readonly string[] = [],
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<ServerProcess> {
+  const entry = join(appDir, 'src', 'main.ts');
+  if (!existsSync(entry)) return Promise.reject(new Error(`no server app at ${appDir} (missing src/main.ts)`));
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', entry, ...args], {
+    cwd: appDir,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const timeoutMs = options.timeoutMs ?? 30_000;
+
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${appDir}: no ready line within ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${appDir} exited with ${code} before it was ready\n${stderr}`));
+    });
+    lines.on('line', (line) => {
+      const match = READY.exec(line);
+      if (!match) return;
+      clearTimeout(timer);
+      const [, name = '', adapter = '', url = ''] = match;
+      resolve({
+        name,
+        adapter,
+        url,
+        port: Number(new URL(url).port),
+        child,
+        stderr: () => stderr,
+        exited,
+        stop: (signal = 'SIGTERM') => {
+          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+          return exited;
+        },
+      });
+    });
+  });
+}

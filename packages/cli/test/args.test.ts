@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { parseDuration, parseServerArgs, parseSize } from '../src/index.js';
+
+const spec = { name: 'x-server', defaultPort: 1234 };
+
+describe('parseSize / parseDuration', () => {
+  it.each([
+    ['1048576', 1048576],
+    ['512KiB', 524288],
+    ['1MiB', 1048576],
+    ['1.5mb', 1_500_000],
+  ])('size %s', (text, bytes) => expect(parseSize(text)).toBe(bytes));
+  it.each(['', 'lots', '-1', '0', '1 parsec'])('refuses size %j', (text) =>
+    expect(() => parseSize(text)).toThrow(RangeError));
+  it.each([
+    ['500', 500],
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['2m', 120_000],
+  ])('duration %s', (text, ms) => expect(parseDuration(text)).toBe(ms));
+  it.each(['soon', '1h', '-5s'])('refuses duration %j', (text) =>
+    expect(() => parseDuration(text)).toThrow(RangeError));
+});
+
+describe('parseServerArgs', () => {
+  it('uses the app default port and the contract host', () => {
+    expect(parseServerArgs(spec, []).options).toMatchObject({ port: 1234, host: '127.0.0.1' });
+  });
+  it('maps every flag to an option', () => {
+    const { options, verbose } = parseServerArgs(spec, [
+      '--port',
+      '0',
+      '--host',
+      '::1',
+      '--origin',
+      'https://a.example',
+      '--origin',
+      '*',
+      '--max-payload',
+      '64KiB',
+      '--outbound-limit',
+      '8MiB',
+      '--heartbeat',
+      '5s',
+      '--handshake-timeout',
+      '2s',
+      '--shutdown-timeout',
+      '0',
+      '--require-protocol',
+      '--verbose',
+    ]);
+    expect(options).toEqual({
+      port: 0,
+      host: '::1',
+      allowedOrigins: ['https://a.example', '*'],
+      maxPayload: 65536,
+      outboundLimit: 8 * 1024 * 1024,
+      heartbeatInterval: 5000,
+      handshakeTimeout: 2000,
+      shutdownTimeout: 0,
+      requireProtocol: true,
+    });
+    expect(verbose).toBe(true);
+  });
+  it('keeps adapter defaults unless a flag overrides them', () => {
+    const withDefault = { ...spec, defaults: { requireProtocol: true } };
+    expect(parseServerArgs(withDefault, []).options.requireProtocol).toBe(true);
+    expect(parseServerArgs(withDefault, ['--no-require-protocol']).options.requireProtocol).toBe(false);
+  });
+  it.each([
+    [['--port', '70000'], /not a port/],
+    [['--heartbeat', '0'], /more than 0/],
+    [['--nope'], /Unknown option/],
+    [['stray'], /unexpected argument/],
+    [['--require-protocol', '--no-require-protocol'], /contradict/],
+  ])('refuses %j', (argv, message) => expect(() => parseServerArgs(spec, argv)).toThrow(message));
+});
