@@ -1,17 +1,20 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket as NetSocket } from 'node:net';
+import type { Socket as NetSocket } from 'node:net';
 import {
   closeAllGracefully,
   DEFAULTS,
   guardHttpServer,
   httpRefusal,
   isOriginAllowed,
+  listen,
   type RealtimeServer,
   Room,
   type RoomTransport,
+  realtimeServer,
   resolveServerOptions,
   type ServerMessage,
   type ServerOptions,
+  serverUrl,
   toEvent,
 } from '@socketlab/contract';
 import { Server as EngineServer, type Socket as EngineSocket } from 'engine.io';
@@ -285,63 +288,40 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(opts.port, opts.host, () => {
-      httpServer.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = httpServer.address() as AddressInfo;
-  const url = `http://${formatHost(opts.host)}:${port}/`;
-  logger.info({ url }, 'listening');
-
-  let closing: Promise<void> | undefined;
-  return {
-    url,
+  const port = await listen(httpServer, opts.port, opts.host);
+  return realtimeServer({
+    url: serverUrl('http', opts.host, port),
     port,
-    get connectionCount() {
-      return room.size;
+    room,
+    logger,
+    shutdown: async () => {
+      // Polling sessions need new HTTP requests (often on new connections) to receive their
+      // close and to answer it, so the listener stays open until they are done; only new
+      // sessions are refused meanwhile.
+      shuttingDown = true;
+      await closeAllGracefully(
+        room.connections(),
+        {
+          // An engine.io close, not socket.disconnect(): a socket.io client takes "io server
+          // disconnect" as "do not come back", while a transport close (what 1001 says) lets it
+          // reconnect to another server.
+          close: (socket) => closeTransport(socket.conn),
+          terminate: (socket) => terminateTransport(socket.conn),
+          closed: (socket) => transportClosed(socket.conn),
+        },
+        opts.shutdownTimeout,
+      );
+      // Sessions that never joined a namespace, and engine.io's ws server.
+      await io.close();
+      const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      for (const socket of handshaking) socket.destroy();
+      httpServer.closeAllConnections();
+      await stopped;
     },
-    stats: () => ({ connections: room.size, peakBufferedBytes: room.peakBufferedBytes }),
-    close: () => {
-      closing ??= (async () => {
-        // Polling sessions need new HTTP requests (often on new connections) to receive their
-        // close and to answer it, so the listener stays open until they are done; only new
-        // sessions are refused meanwhile.
-        shuttingDown = true;
-        await closeAllGracefully(
-          room.connections(),
-          {
-            // An engine.io close, not socket.disconnect(): a socket.io client takes "io server
-            // disconnect" as "do not come back", while a transport close (what 1001 says) lets it
-            // reconnect to another server. Polling also gets it in one poll, not two.
-            close: (socket) => closeTransport(socket.conn),
-            terminate: (socket) => terminateTransport(socket.conn),
-            closed: (socket) => transportClosed(socket.conn),
-          },
-          opts.shutdownTimeout,
-        );
-        // Sessions that never joined a namespace, and the ws server.
-        await io.close();
-        const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-        for (const socket of handshaking) socket.destroy();
-        httpServer.closeAllConnections();
-        await stopped;
-        room.close();
-        logger.info({}, 'closed');
-      })();
-      return closing;
-    },
-  };
+  });
 
   function emitTo(socket: Socket, message: ServerMessage): void {
     const [event, arg] = toEvent(message);
     socket.emit(event, arg);
   }
-}
-
-/** IPv6 literals need brackets in a URL. */
-export function formatHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
 }
