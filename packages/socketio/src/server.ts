@@ -240,6 +240,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     httpServer,
     {
       ...opts,
+      // The subprotocol clause is the WebSocket adapters'; socket.io clients never offer one.
+      requireProtocol: false,
       // Long-polling is plain HTTP: every request (handshake or later poll) passes the origin check here.
       serve: (request, response) => {
         if (pathOf(request) !== SOCKET_IO_PATH) {
