@@ -119,19 +119,26 @@ function answer(response: ServerResponse, status: number, reason: string): void 
   response.end(`${reason}\n`);
 }
 
-function pathOf(request: IncomingMessage): string {
+/** The request target as a URL (only its path and query matter); undefined when unparsable. */
+function requestUrl(request: IncomingMessage): URL | undefined {
   try {
-    return new URL(request.url ?? '/', 'http://localhost').pathname;
+    return new URL(request.url ?? '/', 'http://localhost');
   } catch {
-    return '';
+    return undefined;
   }
+}
+
+function emitTo(socket: Socket, message: ServerMessage): void {
+  const [event, arg] = toEvent(message);
+  socket.emit(event, arg);
 }
 
 /** A listening contract server on socket.io, serving both the websocket and the long-polling transports. */
 export async function createServer(options: ServerOptions = {}): Promise<RealtimeServer> {
   const opts = resolveServerOptions(options);
   const { logger } = opts;
-  const meters = new Map<Socket, OutboundMeter>();
+  /** Per engine.io session, from its first packet on. */
+  const meters = new Map<EngineSocket, OutboundMeter>();
 
   const engine = new EngineServer({
     transports: ['polling', 'websocket'],
@@ -167,7 +174,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
       // socket.io has no top-level binary message: binary travels inside payloads (echo).
       throw new Error('socket.io carries binary inside event payloads only');
     },
-    bufferedAmount: (socket) => meters.get(socket)?.bufferedAmount(socket.conn) ?? 0,
+    bufferedAmount: (socket) => meters.get(socket.conn)?.bufferedAmount(socket.conn) ?? 0,
     dropSlowConsumer: (socket) => {
       // Best effort disconnect packet (it will sit behind the backlog), then free the backlog.
       socket.disconnect(true);
@@ -178,7 +185,6 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
 
   namespace.on('connection', (socket) => {
     const conn = socket.conn;
-    meters.set(socket, new OutboundMeter(conn));
     conn.on('close', (reason: string) => {
       // engine.io closes a websocket politely, leaving a dead peer's TCP open for ws's 30 s.
       if (reason === 'ping timeout') {
@@ -188,7 +194,6 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     });
     socket.on('disconnect', (reason) => {
       logger.debug({ id: socket.id, reason }, 'connection closed');
-      meters.delete(socket);
       room.remove(socket);
     });
     socket.on('error', (error) => logger.debug({ id: socket.id, err: error.message }, 'connection error'));
@@ -203,7 +208,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     // `id` is public in engine.io's docs, private in its typings.
     const { id } = conn as unknown as { id: string };
     sessions.set(id, conn);
-    conn.once('close', () => sessions.delete(id));
+    meters.set(conn, new OutboundMeter(conn));
+    conn.once('close', () => {
+      sessions.delete(id);
+      meters.delete(conn);
+    });
     conn.on('packet', (packet: { type: string; data?: unknown }) => limitMessageSize(conn, packet));
   });
 
@@ -244,7 +253,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
       requireProtocol: false,
       // Long-polling is plain HTTP: every request (handshake or later poll) passes the origin check here.
       serve: (request, response) => {
-        if (pathOf(request) !== SOCKET_IO_PATH) {
+        const url = requestUrl(request);
+        if (url?.pathname !== SOCKET_IO_PATH) {
           answer(response, 404, `this is a socket.io server: connect on ${SOCKET_IO_PATH}`);
           return;
         }
@@ -253,17 +263,18 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
           answer(response, 403, 'origin not allowed');
           return;
         }
-        if (shuttingDown && !new URL(request.url ?? '/', 'http://localhost').searchParams.has('sid')) {
+        const sid = url.searchParams.get('sid');
+        if (shuttingDown && sid === null) {
           answer(response, 503, 'server shutting down');
           return;
         }
-        if (request.method === 'POST') watchOverLimitPost(request, response);
+        if (request.method === 'POST' && sid !== null) watchOverLimitPost(sid, response);
         engine.handleRequest(request, response);
       },
     },
     // The guard already refused a bad upgrade, a foreign origin included, with its 4xx.
     (request, socket, head) => {
-      if (pathOf(request) !== SOCKET_IO_PATH) {
+      if (requestUrl(request)?.pathname !== SOCKET_IO_PATH) {
         socket.end(httpRefusal(404, `this is a socket.io server: connect on ${SOCKET_IO_PATH}`));
         return;
       }
@@ -279,11 +290,10 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
    * engine.io answers a polling POST over maxHttpBufferSize with 413 but keeps the session:
    * the contract closes that connection (socket.io: disconnect), so close it here.
    */
-  function watchOverLimitPost(request: IncomingMessage, response: ServerResponse): void {
+  function watchOverLimitPost(sid: string, response: ServerResponse): void {
     response.once('finish', () => {
       if (response.statusCode !== 413) return;
-      const sid = new URL(request.url ?? '/', 'http://localhost').searchParams.get('sid');
-      const conn = sid === null ? undefined : sessions.get(sid);
+      const conn = sessions.get(sid);
       if (!conn) return;
       logger.debug({ sid }, 'polling POST over maxPayload: disconnecting');
       conn.close(true);
@@ -321,9 +331,4 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
       await stopped;
     },
   });
-
-  function emitTo(socket: Socket, message: ServerMessage): void {
-    const [event, arg] = toEvent(message);
-    socket.emit(event, arg);
-  }
 }
