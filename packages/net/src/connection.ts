@@ -31,6 +31,8 @@ export class Connection {
   /** Set by the owner before `start`. */
   onMessage: (data: Buffer, isBinary: boolean) => void = noop;
   onPong: (data: Buffer) => void = noop;
+  /** A message or pong handler threw; the connection has been failed with 1011. */
+  onHandlerError: (error: unknown) => void = noop;
 
   readonly closed: Promise<CloseInfo>;
   private resolveClosed!: (info: CloseInfo) => void;
@@ -81,7 +83,17 @@ export class Connection {
   /** Starts reading; `head` is what arrived after the handshake head (already frames). */
   start(head: Buffer): void {
     const { socket } = this;
-    socket.on('data', (chunk: Buffer) => this.receiver.push(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.receiver.push(chunk);
+      } catch (error) {
+        // The receiver never throws on input; a throwing handler is a bug in this process.
+        // It costs this one connection (1011), never the process.
+        this.onHandlerError(error);
+        this.close(CloseCode.internalError, 'internal error');
+        this.terminate();
+      }
+    });
     // A reset or write error is followed by 'close'; that is where the end is handled.
     socket.on('error', noop);
     socket.once('close', () => this.ended());

@@ -67,6 +67,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
       else room.receiveText(conn, data.toString('utf8'));
     };
     conn.onPong = () => heartbeat.alive(conn);
+    conn.onHandlerError = (error) =>
+      logger.error(
+        { id: room.idOf(conn), err: error instanceof Error ? error.message : String(error) },
+        'handler failed',
+      );
     void conn.closed.then(({ code }) => {
       connections.delete(conn);
       heartbeat.untrack(conn);

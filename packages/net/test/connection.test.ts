@@ -140,6 +140,22 @@ describe('connection: closing handshake', () => {
     expect(backlogAtMarker).toBeLessThanOrEqual(limit + 131);
   });
 
+  it('fails only this connection with 1011 when a message handler throws', async () => {
+    const { near, far } = await pair();
+    const conn = new Connection(near, { role: 'server', maxPayload: 1024 });
+    const errors: unknown[] = [];
+    conn.onMessage = () => {
+      throw new Error('handler bug');
+    };
+    conn.onHandlerError = (error) => errors.push(error);
+    conn.start(Buffer.alloc(0));
+    const frames = framesOn(far, 'client');
+    far.write(encodeFrame(Opcode.text, 'boom', true, true));
+    expect((await frames.next(Opcode.close)).code).toBe(1011);
+    expect((await within(conn.closed, 5_000, 'the failed connection to close')).code).toBe(1006);
+    expect(errors).toHaveLength(1);
+  });
+
   it('fails a server frame that is masked: sends 1002 and reports 1006 (no close frame received)', async () => {
     const { near, far } = await pair();
     const conn = new Connection(near, { role: 'client', maxPayload: 1024, closeTimeout: 300 });
