@@ -240,23 +240,48 @@ export class Receiver {
       this.endFrame(data);
       return offset + remaining;
     }
-    // The payload spans chunks: one buffer of its final size, filled as bytes arrive.
-    this.payload ??= Buffer.allocUnsafe(this.payloadLength);
+    // The payload spans chunks: gathered (and unmasked) into one buffer as bytes arrive.
     const take = Math.min(remaining, available);
     const from = this.received;
-    if (this.masked) copyMasked(chunk, offset, offset + take, this.payload, from, this.maskKey, from);
-    else chunk.copy(this.payload, from, offset, offset + take);
-    if (text && !this.utf8.update(this.payload, from, from + take)) {
+    const payload = this.reserve(from + take);
+    if (this.masked) copyMasked(chunk, offset, offset + take, payload, from, this.maskKey, from);
+    else chunk.copy(payload, from, offset, offset + take);
+    if (text && !this.utf8.update(payload, from, from + take)) {
       this.fail(violation.invalidUtf8('invalid UTF-8 in a text message'));
       return end;
     }
     this.received += take;
     if (this.received === this.payloadLength) {
-      const data = this.payload;
       this.payload = undefined;
-      this.endFrame(data);
+      this.endFrame(payload);
     }
     return offset + take;
+  }
+
+  /**
+   * The payload buffer, with room for `needed` bytes. A small frame gets its final size at
+   * once; a big one starts at EAGER_PAYLOAD and doubles, so what is allocated stays within
+   * twice what arrived: a peer that announces 1 MiB and sends ten bytes gets 16 KiB, not 1 MiB
+   * (times every connection it opens).
+   */
+  private reserve(needed: number): Buffer {
+    const current = this.payload;
+    if (current !== undefined && current.length >= needed) return current;
+    const capacity =
+      this.payloadLength <= EAGER_PAYLOAD
+        ? this.payloadLength
+        : Math.min(this.payloadLength, Math.max(needed, 2 * (current?.length ?? 0), EAGER_PAYLOAD));
+    const grown = Buffer.allocUnsafe(capacity);
+    current?.copy(grown, 0, 0, this.received);
+    this.payload = grown;
+    return grown;
+  }
+
+  /** Bytes held for the frame and the message in progress (what a peer can make this buffer). */
+  get bufferedBytes(): number {
+    let total = (this.payload?.length ?? 0) + (this.scratch?.length ?? 0);
+    for (const fragment of this.fragments) total += fragment.length;
+    return total;
   }
 
   private endFrame(data: Buffer): void {
@@ -357,3 +382,5 @@ const EMPTY = Buffer.alloc(0);
 /** Fragments smaller than this are copied together instead of kept one object each. */
 const SMALL_FRAGMENT = 1024;
 const SCRATCH_SIZE = 4 * SMALL_FRAGMENT;
+/** Payloads up to this size that span chunks get their whole buffer at once. */
+const EAGER_PAYLOAD = 16 * 1024;

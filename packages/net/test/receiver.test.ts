@@ -164,6 +164,33 @@ describe('receiver: violations become exactly one close code', () => {
     expect(receive([header], 'server', 1024).events).toStrictEqual([{ kind: 'error', code: 1009 }]);
   });
 
+  it('holds no more than about twice what arrived of a big frame, whatever length it announced', () => {
+    const events: string[] = [];
+    const receiver = new Receiver(
+      { role: 'server', maxPayload: 1 << 20 },
+      {
+        onMessage: (data) => events.push(`message ${data.length}`),
+        onPing: () => {},
+        onPong: () => {},
+        onClose: () => {},
+        onError: (error) => events.push(`error ${error.code}`),
+      },
+    );
+    const payload = Buffer.alloc(1 << 20, 0x61);
+    const bytes = frame({ opcode: Opcode.binary, payload });
+    const header = 14;
+    receiver.push(Buffer.from(bytes.subarray(0, header + 10)));
+    expect(receiver.bufferedBytes).toBeLessThanOrEqual(16 * 1024);
+    let sent = header + 10;
+    for (const step of [5_000, 50_000, 300_000]) {
+      receiver.push(Buffer.from(bytes.subarray(sent, sent + step)));
+      sent += step;
+      expect(receiver.bufferedBytes).toBeLessThanOrEqual(Math.max(2 * (sent - header), 16 * 1024));
+    }
+    receiver.push(Buffer.from(bytes.subarray(sent)));
+    expect(events).toStrictEqual([`message ${1 << 20}`]);
+  });
+
   it('counts the fragments of a message toward the limit', () => {
     const first = frame({ opcode: Opcode.text, payload: 'a'.repeat(600), fin: false });
     const second = frame({ opcode: Opcode.continuation, payload: 'b'.repeat(600) }).subarray(0, 8);
