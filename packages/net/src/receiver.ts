@@ -260,9 +260,9 @@ export class Receiver {
 
   /**
    * The payload buffer, with room for `needed` bytes. A small frame gets its final size at
-   * once; a big one starts at EAGER_PAYLOAD and doubles, so what is allocated stays within
-   * twice what arrived: a peer that announces 1 MiB and sends ten bytes gets 16 KiB, not 1 MiB
-   * (times every connection it opens).
+   * once; a big one gets four times what has arrived (at least EAGER_PAYLOAD, at most its
+   * length), so a peer that announces 1 MiB and sends ten bytes gets 16 KiB, not 1 MiB (times
+   * every connection it opens), while a frame arriving in a few big chunks is rarely regrown.
    */
   private reserve(needed: number): Buffer {
     const current = this.payload;
@@ -270,7 +270,7 @@ export class Receiver {
     const capacity =
       this.payloadLength <= EAGER_PAYLOAD
         ? this.payloadLength
-        : Math.min(this.payloadLength, Math.max(needed, 2 * (current?.length ?? 0), EAGER_PAYLOAD));
+        : Math.min(this.payloadLength, Math.max(4 * needed, EAGER_PAYLOAD));
     const grown = Buffer.allocUnsafe(capacity);
     current?.copy(grown, 0, 0, this.received);
     this.payload = grown;
