@@ -84,6 +84,9 @@ export class Connection {
   start(head: Buffer): void {
     const { socket } = this;
     socket.on('data', (chunk: Buffer) => {
+      // Replies to everything in one chunk (pipelined requests) leave in one writev, not one
+      // syscall each. Bounded by the chunk: the outbound limit still sees it all.
+      socket.cork();
       try {
         this.receiver.push(chunk);
       } catch (error) {
@@ -92,6 +95,8 @@ export class Connection {
         this.onHandlerError(error);
         this.close(CloseCode.internalError, 'internal error');
         this.terminate();
+      } finally {
+        socket.uncork();
       }
     });
     // A reset or write error is followed by 'close'; that is where the end is handled.
