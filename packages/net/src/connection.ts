@@ -132,8 +132,9 @@ export class Connection {
     this.armCloseTimer();
   }
 
-  /** Ends the TCP connection now, without a handshake. */
+  /** Ends the TCP connection now, without a handshake (what the kernel takes of a last close frame goes out). */
   terminate(): void {
+    while (this.socket.writableCorked > 0) this.socket.uncork();
     this.socket.destroy();
   }
 
