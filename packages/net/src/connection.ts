@@ -83,28 +83,31 @@ export class Connection {
   /** Starts reading; `head` is what arrived after the handshake head (already frames). */
   start(head: Buffer): void {
     const { socket } = this;
-    socket.on('data', (chunk: Buffer) => {
-      // Replies to everything in one chunk (pipelined requests) leave in one writev, not one
-      // syscall each. Bounded by the chunk: the outbound limit still sees it all.
-      socket.cork();
-      try {
-        this.receiver.push(chunk);
-      } catch (error) {
-        // The receiver never throws on input; a throwing handler is a bug in this process.
-        // It costs this one connection (1011), never the process.
-        this.onHandlerError(error);
-        this.close(CloseCode.internalError, 'internal error');
-        this.terminate();
-      } finally {
-        socket.uncork();
-      }
-    });
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
     // A reset or write error is followed by 'close'; that is where the end is handled.
     socket.on('error', noop);
     socket.once('close', () => this.ended());
     // A socket that died between the handshake and here will never emit 'close' again.
     if (socket.destroyed) process.nextTick(() => this.ended());
-    else if (head.length > 0) this.receiver.push(head);
+    else if (head.length > 0) this.receive(head);
+  }
+
+  private receive(chunk: Buffer): void {
+    const { socket } = this;
+    // Replies to everything in one chunk (pipelined requests) leave in one writev, not one
+    // syscall each. Bounded by the chunk: the outbound limit still sees it all.
+    socket.cork();
+    try {
+      this.receiver.push(chunk);
+    } catch (error) {
+      // The receiver never throws on input; a throwing handler is a bug in this process.
+      // It costs this one connection (1011), never the process.
+      this.onHandlerError(error);
+      this.close(CloseCode.internalError, 'internal error');
+      this.terminate();
+    } finally {
+      socket.uncork();
+    }
   }
 
   sendText(text: string): void {
@@ -132,7 +135,7 @@ export class Connection {
     this.armCloseTimer();
   }
 
-  /** Ends the TCP connection now, without a handshake (what the kernel takes of a last close frame goes out). */
+  /** Ends the TCP connection now, without a handshake; what is corked is flushed first. */
   terminate(): void {
     while (this.socket.writableCorked > 0) this.socket.uncork();
     this.socket.destroy();
