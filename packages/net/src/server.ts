@@ -54,6 +54,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   const connections = new Set<Connection>();
 
   const upgrade = (socket: Socket, key: string, protocol: string | undefined, rest: Buffer): void => {
+    // The 101 and the welcome leave together.
+    socket.cork();
     socket.write(switchingProtocols(key, protocol));
     const conn = new Connection(socket, {
       role: 'server',
@@ -81,6 +83,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     heartbeat.track(conn);
     room.add(conn);
     conn.start(rest);
+    socket.uncork();
   };
 
   /** Reads the request head by hand: incrementally, bounded in size and in time. */
