@@ -1,4 +1,4 @@
-import type { Adapter } from '@socketlab/contract';
+import { type Adapter, WEBSOCKET_CAPABILITIES } from '@socketlab/contract';
 import { connect } from './client.js';
 import { createServer } from './server.js';
 
@@ -22,13 +22,7 @@ export { Utf8Validator, utf8Step } from './validation.js';
 /** The net adapter (RFC 6455 by hand), as the conformance suite and the benchmark take it. */
 export const adapter: Adapter = {
   name: 'net',
-  capabilities: {
-    websocketProtocol: true,
-    binaryMessages: true,
-    binaryPayloads: false,
-    requestForm: 'text',
-    closeCodes: true,
-  },
+  capabilities: WEBSOCKET_CAPABILITIES,
   createServer,
   connect,
 };
