@@ -1,0 +1,42 @@
+/**
+ * The four transports the playground can use, and where their servers are. Shared by
+ * the page and the browser tests (which start each app on port 0 and pass its URL in
+ * the query string), so both agree on names, apps and default ports (CONTRACT.md 6).
+ */
+export type TransportKey = 'net' | 'ws' | 'websocket' | 'socketio';
+
+/** socket.io's two engine transports; the contract requires both to work. */
+export type SocketIoTransport = 'websocket' | 'polling';
+export const SOCKETIO_TRANSPORTS: readonly SocketIoTransport[] = ['websocket', 'polling'];
+
+export interface TransportInfo {
+  key: TransportKey;
+  label: string;
+  /** `websocket`: the browser's own WebSocket; `socketio`: socket.io-client. */
+  client: 'websocket' | 'socketio';
+  /** The server app (apps/<app>) that serves this transport. */
+  app: string;
+  defaultPort: number;
+}
+
+export const TRANSPORTS: readonly TransportInfo[] = [
+  { key: 'net', label: 'net (RFC 6455 by hand)', client: 'websocket', app: 'net-server', defaultPort: 9000 },
+  { key: 'ws', label: 'ws', client: 'websocket', app: 'ws-server', defaultPort: 6080 },
+  { key: 'websocket', label: 'websocket (WebSocket-Node)', client: 'websocket', app: 'websocket-server', defaultPort: 8080 },
+  { key: 'socketio', label: 'socket.io', client: 'socketio', app: 'socketio-server', defaultPort: 3000 },
+];
+
+export function transportInfo(key: string): TransportInfo | undefined {
+  return TRANSPORTS.find((transport) => transport.key === key);
+}
+
+/** The server's URL as the servers print it: ws:// for WebSocket apps, http:// for socket.io. */
+export function defaultServerUrl(transport: TransportInfo): string {
+  const scheme = transport.client === 'socketio' ? 'http' : 'ws';
+  return `${scheme}://127.0.0.1:${transport.defaultPort}/`;
+}
+
+/** `?ws=ws://127.0.0.1:1234/` overrides the default URL of that transport's server. */
+export function serverUrlFrom(transport: TransportInfo, query: URLSearchParams): string {
+  return query.get(transport.key) || defaultServerUrl(transport);
+}
