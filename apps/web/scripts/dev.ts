@@ -35,7 +35,9 @@ try {
   await server.listen();
 } catch (error) {
   const { code, message } = error as NodeJS.ErrnoException;
-  process.stderr.write(`web: cannot listen on ${flags.host}:${port}: ${code === 'EADDRINUSE' ? 'address already in use' : message}\n`);
+  process.stderr.write(
+    `web: cannot listen on ${flags.host}:${port}: ${code === 'EADDRINUSE' ? 'address already in use' : message}\n`,
+  );
   process.exit(1);
 }
 const url = server.resolvedUrls?.local[0] ?? `http://${flags.host}:${port}/`;

@@ -11,7 +11,7 @@ import {
   type IncomingOfType,
   parseServerText,
   SUBPROTOCOL,
-} from '@socketlab/contract';
+} from '@socketlab/contract/client';
 import { io, type Socket } from 'socket.io-client';
 import type { SocketIoTransport, TransportInfo } from './transports.js';
 

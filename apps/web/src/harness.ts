@@ -3,8 +3,8 @@
  * through it, so every check runs in the page on the browser's own WebSocket (or
  * socket.io-client), with the same connection code the chat UI uses.
  */
-import type { Incoming } from '@socketlab/contract';
-import { type ConnectSpec, type Connection, openConnection } from './connection.js';
+import type { Incoming } from '@socketlab/contract/client';
+import { type Connection, type ConnectSpec, openConnection } from './connection.js';
 import { type SocketIoTransport, serverUrlFrom, type TransportKey, transportInfo } from './transports.js';
 
 export interface HarnessConnectSpec {

@@ -5,7 +5,7 @@
  * Query string: `?transport=ws|net|websocket|socketio`, `&socketio-transport=polling`,
  * `&<transport>=<server url>` to point a transport elsewhere, `&connect=1` to connect at once.
  */
-import type { Incoming } from '@socketlab/contract';
+import type { Incoming } from '@socketlab/contract/client';
 import { type Connection, describeEnd, openConnection } from './connection.js';
 import { installHarness } from './harness.js';
 import { isRttProbe, meterRtt, RttSamples } from './rtt.js';
@@ -87,7 +87,7 @@ function socketioMode(): SocketIoTransport {
 
 /** One row of the round-trip table: a transport, and for socket.io its engine transport too. */
 function channelOf(transport: TransportInfo, mode: SocketIoTransport): string {
-  return transport.client === 'socketio' ? `${transport.label} (${mode})` : transport.label;
+  return transport.client === 'socketio' ? `${transport.name} (${mode})` : transport.name;
 }
 
 // ---- connection ----------------------------------------------------------------------

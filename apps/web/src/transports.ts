@@ -11,19 +11,55 @@ export const SOCKETIO_TRANSPORTS: readonly SocketIoTransport[] = ['websocket', '
 
 export interface TransportInfo {
   key: TransportKey;
+  /** The transport's short name, as in tables. */
+  name: string;
   label: string;
   /** `websocket`: the browser's own WebSocket; `socketio`: socket.io-client. */
   client: 'websocket' | 'socketio';
   /** The server app (apps/<app>) that serves this transport. */
   app: string;
   defaultPort: number;
+  /** Whether the server app refuses a client offering no subprotocol unless told otherwise (CONTRACT.md 3). */
+  requiresProtocol: boolean;
 }
 
 export const TRANSPORTS: readonly TransportInfo[] = [
-  { key: 'net', label: 'net (RFC 6455 by hand)', client: 'websocket', app: 'net-server', defaultPort: 9000 },
-  { key: 'ws', label: 'ws', client: 'websocket', app: 'ws-server', defaultPort: 6080 },
-  { key: 'websocket', label: 'websocket (WebSocket-Node)', client: 'websocket', app: 'websocket-server', defaultPort: 8080 },
-  { key: 'socketio', label: 'socket.io', client: 'socketio', app: 'socketio-server', defaultPort: 3000 },
+  {
+    key: 'net',
+    name: 'net',
+    label: 'net (RFC 6455 by hand)',
+    client: 'websocket',
+    app: 'net-server',
+    defaultPort: 9000,
+    requiresProtocol: false,
+  },
+  {
+    key: 'ws',
+    name: 'ws',
+    label: 'ws',
+    client: 'websocket',
+    app: 'ws-server',
+    defaultPort: 6080,
+    requiresProtocol: false,
+  },
+  {
+    key: 'websocket',
+    name: 'websocket',
+    label: 'websocket (WebSocket-Node)',
+    client: 'websocket',
+    app: 'websocket-server',
+    defaultPort: 8080,
+    requiresProtocol: true,
+  },
+  {
+    key: 'socketio',
+    name: 'socket.io',
+    label: 'socket.io',
+    client: 'socketio',
+    app: 'socketio-server',
+    defaultPort: 3000,
+    requiresProtocol: false,
+  },
 ];
 
 export function transportInfo(key: string): TransportInfo | undefined {
