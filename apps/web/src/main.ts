@@ -35,6 +35,7 @@ const ui = {
   socketioTransport: element<HTMLSelectElement>('socketio-transport'),
   protocolOptions: element<HTMLLabelElement>('protocol-options'),
   offerProtocol: element<HTMLInputElement>('offer-protocol'),
+  protocolRequired: element<HTMLSpanElement>('protocol-required'),
   serverUrl: element<HTMLInputElement>('server-url'),
   connect: element<HTMLButtonElement>('connect'),
   disconnect: element<HTMLButtonElement>('disconnect'),
@@ -78,6 +79,7 @@ function select(transport: TransportInfo): void {
   ui.serverUrl.value = serverUrlFrom(transport, query);
   ui.socketioOptions.hidden = transport.client !== 'socketio';
   ui.protocolOptions.hidden = transport.client !== 'websocket';
+  ui.protocolRequired.hidden = !transport.requiresProtocol;
   renderRtt();
 }
 
@@ -134,6 +136,7 @@ function connect(): void {
     stopRtt?.();
     const text = end.neverOpened ? `refused or unreachable: ${describeEnd(end)}` : describeEnd(end);
     ui.closeInfo.textContent = text;
+    ui.closeInfo.dataset.clean = String(end.clean);
     logLine('system', text);
     presence.clear();
     renderPresence();
