@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { type ServerProcess, startServerProcess } from '@socketlab/cli/process';
 import { type Browser, chromium } from 'playwright-core';
 import { build } from 'vite';
-import type { TransportInfo } from '../../src/transports.js';
+import type { SocketIoTransport, TransportInfo } from '../../src/transports.js';
 import { serveDirectory } from './static-server.js';
 
 export const appDir = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
@@ -106,22 +106,29 @@ export async function startStack(transports: readonly TransportInfo[]): Promise<
  * The server's answer to a handshake carrying this Origin, asked from Node: the browser
  * only reports a failed connection, this shows the status the server refused it with.
  */
-export function handshakeStatus(transport: TransportInfo, serverUrl: string, origin: string): Promise<number> {
+export function handshakeStatus(
+  transport: TransportInfo,
+  serverUrl: string,
+  origin: string,
+  socketioTransport: SocketIoTransport = 'websocket',
+): Promise<number> {
   const url = new URL(serverUrl);
   const socketio = transport.client === 'socketio';
+  const polling = socketio && socketioTransport === 'polling';
+  const upgrade = {
+    Connection: 'Upgrade',
+    Upgrade: 'websocket',
+    'Sec-WebSocket-Version': '13',
+    'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+    ...(socketio ? {} : { 'Sec-WebSocket-Protocol': 'echo-protocol' }),
+  };
   return new Promise((resolve, reject) => {
     const req = request({
       host: url.hostname,
       port: url.port,
-      path: socketio ? '/socket.io/?EIO=4&transport=websocket' : '/',
-      headers: {
-        Origin: origin,
-        Connection: 'Upgrade',
-        Upgrade: 'websocket',
-        'Sec-WebSocket-Version': '13',
-        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
-        ...(socketio ? {} : { 'Sec-WebSocket-Protocol': 'echo-protocol' }),
-      },
+      // socket.io's first request: an upgrade, or the long-polling handshake GET.
+      path: socketio ? `/socket.io/?EIO=4&transport=${socketioTransport}` : '/',
+      headers: { Origin: origin, ...(polling ? {} : upgrade) },
     });
     req.setTimeout(5_000, () => req.destroy(new Error(`no answer to the handshake within 5 s from ${serverUrl}`)));
     req.on('upgrade', (response, socket) => {
