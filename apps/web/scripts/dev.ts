@@ -2,6 +2,8 @@
  * `pnpm --filter web start` and the page of the root `pnpm start`: the Vite dev server for
  * the playground. Prints one ready line in the server apps' format, so the root start
  * script reads its URL the same way; `--port` and `--host` as for the server apps.
+ * `--server ws-server=ws://127.0.0.1:6080/` (repeatable) tells the page where an app
+ * really listens, so the printed page URL needs no query string.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,13 +12,26 @@ import { createServer } from 'vite';
 
 const appDir = dirname(dirname(fileURLToPath(import.meta.url)));
 
-let flags: { port: string; host: string };
+const USAGE = 'usage: web [--port N] [--host H] [--server APP=URL]...\n';
+let flags: { port: string; host: string; server: string[] };
+let servers: Record<string, string>;
 try {
   flags = parseArgs({
-    options: { port: { type: 'string', default: '5173' }, host: { type: 'string', default: '127.0.0.1' } },
+    options: {
+      port: { type: 'string', default: '5173' },
+      host: { type: 'string', default: '127.0.0.1' },
+      server: { type: 'string', multiple: true, default: [] },
+    },
   }).values as typeof flags;
+  servers = Object.fromEntries(
+    flags.server.map((entry) => {
+      const match = /^([\w-]+)=(\S+)$/.exec(entry);
+      if (!match) throw new Error(`--server takes APP=URL, got ${entry}`);
+      return [match[1], match[2]];
+    }),
+  );
 } catch (error) {
-  process.stderr.write(`web: ${(error as Error).message}\nusage: web [--port N] [--host H]\n`);
+  process.stderr.write(`web: ${(error as Error).message}\n${USAGE}`);
   process.exit(2);
 }
 const port = Number(flags.port);
@@ -30,6 +45,7 @@ const server = await createServer({
   configFile: join(appDir, 'vite.config.ts'),
   logLevel: 'warn',
   server: { port, host: flags.host, strictPort: true },
+  define: { __SOCKETLAB_SERVERS__: JSON.stringify(servers) },
 });
 try {
   await server.listen();

@@ -45,7 +45,7 @@ export function installHarness(): void {
       if (!transport) throw new Error(`unknown transport ${spec.transport}`);
       const connectSpec: ConnectSpec = {
         transport,
-        url: spec.url ?? serverUrlFrom(transport, new URLSearchParams(location.search)),
+        url: spec.url ?? serverUrlFrom(transport, new URLSearchParams(location.search), __SOCKETLAB_SERVERS__),
         buffered: true,
       };
       if (spec.protocols) connectSpec.protocols = spec.protocols;

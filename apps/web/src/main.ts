@@ -76,7 +76,7 @@ for (const transport of TRANSPORTS) {
 function select(transport: TransportInfo): void {
   if (connection) connection.close();
   selected = transport;
-  ui.serverUrl.value = serverUrlFrom(transport, query);
+  ui.serverUrl.value = serverUrlFrom(transport, query, __SOCKETLAB_SERVERS__);
   ui.socketioOptions.hidden = transport.client !== 'socketio';
   ui.protocolOptions.hidden = transport.client !== 'websocket';
   ui.protocolRequired.hidden = !transport.requiresProtocol;
@@ -318,7 +318,8 @@ async function measureAll(): Promise<void> {
     for (const { transport, mode, channel } of allChannels()) {
       const probe = openConnection({
         transport,
-        url: transport === selected ? ui.serverUrl.value.trim() : serverUrlFrom(transport, query),
+        url:
+          transport === selected ? ui.serverUrl.value.trim() : serverUrlFrom(transport, query, __SOCKETLAB_SERVERS__),
         socketioTransport: mode,
       });
       try {

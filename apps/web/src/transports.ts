@@ -72,7 +72,14 @@ export function defaultServerUrl(transport: TransportInfo): string {
   return `${scheme}://127.0.0.1:${transport.defaultPort}/`;
 }
 
-/** `?ws=ws://127.0.0.1:1234/` overrides the default URL of that transport's server. */
-export function serverUrlFrom(transport: TransportInfo, query: URLSearchParams): string {
-  return query.get(transport.key) || defaultServerUrl(transport);
+/**
+ * Where a transport's server is: `?ws=ws://127.0.0.1:1234/` in the page's query string
+ * first, then what the page was started with (by app name), then the default port.
+ */
+export function serverUrlFrom(
+  transport: TransportInfo,
+  query: URLSearchParams,
+  configured: Readonly<Record<string, string>> = {},
+): string {
+  return query.get(transport.key) || configured[transport.app] || defaultServerUrl(transport);
 }

@@ -5,8 +5,11 @@
  * Contract checks run in the page through `window.socketlab`; the chat checks drive
  * the UI of two pages. Screenshots go to test-artifacts/.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import type { JSHandle, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection, ConnectionEnd } from '../src/connection.js';
@@ -207,6 +210,52 @@ describe.skipIf(!haveChromium || channels.length === 0)(
         });
       });
 
+    describe('the root pnpm start', () => {
+      it('prints the page URL first, then every server; the page reaches each of them; Ctrl-C stops all', async () => {
+        const startAll = join(appsDir, '..', 'packages', 'cli', 'src', 'start-all.ts');
+        // Port 0 everywhere: the servers get --port 0 (start-all forwards its flags), the page its own variable.
+        const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', startAll, '--port', '0'], {
+          env: { ...process.env, SOCKETLAB_PAGE_PORT: '0' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+        const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+        try {
+          const serverApps = readdirSync(appsDir).filter((name) => name.endsWith('-server'));
+          const lines = await readLines(child.stdout, 2 + serverApps.length, 60_000, () => stderr);
+          const pageUrl = /^socketlab playground: (http:\/\/127\.0\.0\.1:\d+\/)$/.exec(lines[0] ?? '')?.[1];
+          expect(pageUrl, `first line: ${lines[0]}`).toBeDefined();
+          expect(lines[1]).toMatch(/^socketlab servers/);
+          const urls = new Map(
+            lines.slice(2).map((line) => {
+              const [name = '', url = ''] = line.trim().split(/\s+/);
+              return [name, url] as const;
+            }),
+          );
+          expect([...urls.keys()].sort()).toEqual(serverApps.sort());
+
+          const page = await stack.browser.newPage();
+          page.setDefaultTimeout(15_000);
+          try {
+            await page.goto(pageUrl!);
+            for (const channel of channels) {
+              const serverUrl = urls.get(channel.transport.app);
+              await page.check(`input[name="transport"][value="${channel.transport.key}"]`);
+              // No query string: the URL comes from what start-all told the page.
+              expect(await page.inputValue('#server-url')).toBe(serverUrl);
+              await connectThroughUi(page, channel);
+            }
+          } finally {
+            await page.close();
+          }
+        } finally {
+          child.kill('SIGINT');
+        }
+        expect(await exited, stderr).toBe(0);
+      });
+    });
+
     describe('two pages chat through the UI', () => {
       for (const channel of channels)
         it(channel.name, async () => {
@@ -311,6 +360,31 @@ async function nextAbout(client: JSHandle<Connection>, ours: ReadonlySet<string>
 }
 
 /** Picks the channel in the page's controls, clicks Connect, and returns the id the page shows. */
+/** The first `count` lines a process prints, or a clear failure with its stderr. */
+function readLines(stream: Readable, count: number, timeoutMs: number, stderr: () => string): Promise<string[]> {
+  const lines: string[] = [];
+  const reader = createInterface({ input: stream });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reader.close();
+      reject(
+        new Error(`only ${lines.length} of ${count} lines within ${timeoutMs} ms: ${lines.join(' | ')}\n${stderr()}`),
+      );
+    }, timeoutMs);
+    reader.on('line', (line) => {
+      if (lines.push(line) < count) return;
+      clearTimeout(timer);
+      reader.close();
+      resolve(lines);
+    });
+    reader.on('close', () => {
+      clearTimeout(timer);
+      if (lines.length < count)
+        reject(new Error(`output ended after ${lines.length} lines: ${lines.join(' | ')}\n${stderr()}`));
+    });
+  });
+}
+
 async function connectThroughUi(page: Page, channel: Channel): Promise<string> {
   await page.check(`input[name="transport"][value="${channel.transport.key}"]`);
   if (channel.mode) await page.selectOption('#socketio-transport', channel.mode);

@@ -27,4 +27,12 @@ describe("the page's server URLs", () => {
     expect(serverUrlFrom(ws!, query)).toBe('ws://127.0.0.1:41234/');
     expect(serverUrlFrom(net!, query)).toBe('ws://127.0.0.1:9000/');
   });
+
+  it('then the URL the page was started with, by app name', () => {
+    const [net, ws] = TRANSPORTS;
+    const configured = { 'ws-server': 'ws://127.0.0.1:5555/', 'net-server': 'ws://127.0.0.1:7777/' };
+    const query = new URLSearchParams({ ws: 'ws://127.0.0.1:41234/' });
+    expect(serverUrlFrom(ws!, query, configured)).toBe('ws://127.0.0.1:41234/');
+    expect(serverUrlFrom(net!, query, configured)).toBe('ws://127.0.0.1:7777/');
+  });
 });

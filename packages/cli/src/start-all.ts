@@ -5,8 +5,8 @@ import { type ServerProcess, startServerProcess } from './process.js';
 
 /**
  * The root `pnpm start`: every server app of the workspace (apps/*-server) on its
- * default port, and the playground page (apps/web) whose URL is printed first; one line
- * per URL, until Ctrl-C; then each shuts down gracefully.
+ * default port, then the playground page (apps/web, port 5173 or SOCKETLAB_PAGE_PORT)
+ * whose URL is printed first; one line per URL, until Ctrl-C; then each shuts down gracefully.
  */
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const appsDir = join(root, 'apps');
@@ -24,13 +24,17 @@ const stopAll = async (): Promise<void> => {
 };
 
 try {
-  const starting = apps.map((dir) => startServerProcess(dir, process.argv.slice(2)));
-  if (hasPage) starting.push(startServerProcess(pageDir, [], { entry: pageEntry }));
-  for (const server of await Promise.allSettled(starting)) {
+  for (const server of await Promise.allSettled(apps.map((dir) => startServerProcess(dir, process.argv.slice(2))))) {
     if (server.status === 'fulfilled') started.push(server.value);
     else process.stderr.write(`${(server.reason as Error).message}\n`);
   }
-  if (started.length < starting.length) throw new Error('not every server started');
+  if (started.length < apps.length) throw new Error('not every server started');
+  if (hasPage) {
+    // The page learns where each server really listens (flags may have moved them).
+    const servers = started.flatMap((server) => ['--server', `${server.name}=${server.url}`]);
+    const port = process.env.SOCKETLAB_PAGE_PORT ? ['--port', process.env.SOCKETLAB_PAGE_PORT] : [];
+    started.push(await startServerProcess(pageDir, [...port, ...servers], { entry: pageEntry }));
+  }
 } catch (error) {
   process.stderr.write(`socketlab: ${(error as Error).message}\n`);
   await stopAll();
