@@ -174,6 +174,21 @@ describe.skipIf(!haveChromium || channels.length === 0)(
           });
         }
 
+        it('a message over the 1 MiB limit ends only that connection; the others go on', async () => {
+          const big = await connect();
+          await receive(big, 'welcome');
+          const other = await connect();
+          await receive(other, 'welcome');
+          await big.evaluate((c) => c.sendBinary(new Uint8Array(1024 * 1024 + 1)));
+          const end = await closedEnd(big);
+          expect(end.neverOpened).toBe(false);
+          // WebSocket transports close with 1009; socket.io can only disconnect.
+          expect(end.code).toBe(channel.transport.client === 'socketio' ? null : 1009);
+          await other.evaluate((c) => c.send({ type: 'echo', payload: 'still here' }));
+          expect(await receive(other, 'echo')).toEqual({ type: 'echo', payload: 'still here' });
+          await closeAndWait(other);
+        });
+
         it('refuses a page from a foreign origin (403)', async () => {
           const server = stack.servers.get(channel.transport.key)!;
           const foreign = await stack.browser.newPage();
@@ -313,6 +328,67 @@ describe.skipIf(!haveChromium || channels.length === 0)(
             await context.close();
           }
         });
+    });
+
+    it('measures the round-trip time of every transport', async () => {
+      const page = await stack.browser.newPage();
+      try {
+        await page.goto(stack.pageUrl('127.0.0.1'));
+        await page.click('#measure-all');
+        const names = channels.map((channel) => channel.name);
+        // Ten probes per transport, each over its own short-lived connection.
+        await page.waitForFunction(
+          (expected) =>
+            expected.every((name) => {
+              const row = document.querySelector(`#rtt tr[data-channel="${name}"]`);
+              return Number(row?.children[3]?.textContent) >= 10;
+            }),
+          names,
+          { timeout: 20_000 },
+        );
+        await page.locator('#measure-all:enabled').waitFor();
+        const errors = await page.locator('#log li[data-kind="error"]').allTextContents();
+        // Outside CI a transport's app may be missing from the checkout: its failure is expected.
+        expect(errors.filter((line) => names.some((name) => line.includes(`${name}: could not measure`)))).toEqual([]);
+        await page.screenshot({ path: join(artifactsDir, 'rtt-every-transport.png') });
+      } finally {
+        await page.close();
+      }
+    });
+
+    // Last: it stops the servers.
+    it('every page sees its server shut down: 1001 on WebSocket transports, a transport close on socket.io', async () => {
+      const context = await stack.browser.newContext({ viewport: { width: 1200, height: 820 } });
+      context.setDefaultTimeout(10_000);
+      try {
+        const pages = new Map<Channel, Page>();
+        for (const channel of channels) {
+          const page = await context.newPage();
+          await page.goto(stack.pageUrl('127.0.0.1'));
+          await connectThroughUi(page, channel);
+          pages.set(channel, page);
+        }
+        const exitCodes = await Promise.all([...stack.servers.values()].map((server) => server.stop('SIGTERM')));
+        expect(exitCodes.every((code) => code === 0)).toBe(true);
+        for (const [channel, page] of pages) {
+          const expected =
+            // socket.io: a transport close (like 1001, "come back later"), not "io server disconnect" ("do not").
+            channel.transport.client === 'socketio' ? 'disconnected: transport close' : 'closed 1001 (going away)';
+          await page
+            .locator('#close-info', { hasText: expected })
+            .waitFor()
+            .catch(async (error: Error) => {
+              throw new Error(
+                `${channel.name}: the page shows "${await page.textContent('#close-info')}"; ${error.message}`,
+              );
+            });
+          expect(await page.getAttribute('#status', 'data-state')).toBe('closed');
+        }
+        const first = pages.get(channels[0]!);
+        await first?.screenshot({ path: join(artifactsDir, 'server-shutdown.png') });
+      } finally {
+        await context.close();
+      }
     });
   },
 );
