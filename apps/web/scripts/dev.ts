@@ -17,6 +17,8 @@ let flags: { port: string; host: string; server: string[] };
 let servers: Record<string, string>;
 try {
   flags = parseArgs({
+    // `pnpm --filter web start -- --port 0` hands the script the `--` too.
+    args: process.argv.slice(2).filter((arg, index) => !(index === 0 && arg === '--')),
     options: {
       port: { type: 'string', default: '5173' },
       host: { type: 'string', default: '127.0.0.1' },

@@ -104,14 +104,25 @@ const awaitingFile: { name: string; bytes: Uint8Array }[] = [];
 let stopRtt: (() => void) | undefined;
 
 function connect(): void {
+  stopRtt?.();
   connection?.close();
+  connection = undefined;
   const mode = socketioMode();
-  const current = openConnection({
-    transport: selected,
-    url: ui.serverUrl.value.trim(),
-    protocols: ui.offerProtocol.checked ? ['echo-protocol'] : [],
-    socketioTransport: mode,
-  });
+  let current: Connection;
+  try {
+    current = openConnection({
+      transport: selected,
+      url: ui.serverUrl.value.trim(),
+      protocols: ui.offerProtocol.checked ? ['echo-protocol'] : [],
+      socketioTransport: mode,
+    });
+  } catch (error) {
+    // A URL the WebSocket constructor rejects (wrong scheme, not a URL) throws at once.
+    ui.closeInfo.textContent = `cannot connect: ${(error as Error).message}`;
+    ui.closeInfo.dataset.clean = 'false';
+    renderStatus();
+    return;
+  }
   connection = current;
   const channel = channelOf(selected, mode);
   selfId = undefined;
