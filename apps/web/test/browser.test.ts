@@ -330,6 +330,25 @@ describe.skipIf(!haveChromium || channels.length === 0)(
         });
     });
 
+    it('shows why a connection could not be made: an unusable URL, an unreachable server', async () => {
+      const page = await stack.browser.newPage();
+      page.setDefaultTimeout(10_000);
+      try {
+        await page.goto(stack.pageUrl('127.0.0.1'));
+        await page.check('input[name="transport"][value="ws"]');
+        await page.fill('#server-url', 'ftp://127.0.0.1/');
+        await page.click('#connect');
+        await page.locator('#close-info', { hasText: 'cannot connect:' }).waitFor();
+        // A scheme the WebSocket constructor rejects. Then port 1 on loopback: nothing listens, the browser sees 1006.
+        await page.fill('#server-url', 'ws://127.0.0.1:1/');
+        await page.click('#connect');
+        await page.locator('#close-info', { hasText: 'refused or unreachable: closed 1006' }).waitFor();
+        expect(await page.getAttribute('#status', 'data-state')).toBe('closed');
+      } finally {
+        await page.close();
+      }
+    });
+
     it('measures the round-trip time of every transport', async () => {
       const page = await stack.browser.newPage();
       try {
