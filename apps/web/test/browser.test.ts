@@ -199,8 +199,18 @@ describe.skipIf(!haveChromium || channels.length === 0)(
             const origin = await foreign.evaluate(() => location.origin);
             expect(origin).toBe(`http://${FOREIGN_HOST}:${stack.pagePort}`);
 
+            // The server runs with --verbose: each refusal is one debug line ("... refused").
+            const refusals = (): number =>
+              server
+                .stderr()
+                .split('\n')
+                .filter((line) => /"msg":"[^"]*refused/.test(line)).length;
+            const refusalsBefore = refusals();
             const client = await open(foreign, { transport: channel.transport.key, ...modeOf(channel) });
             const end = await closedEnd(client);
+            await expect
+              .poll(refusals, { timeout: 5_000, message: "the server's log records refusing the page" })
+              .toBeGreaterThan(refusalsBefore);
             expect(end.neverOpened).toBe(true);
             if (channel.transport.client === 'websocket') {
               // All a page ever learns of a refused handshake: 1006, no reason.
