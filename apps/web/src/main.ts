@@ -21,6 +21,9 @@ import './style.css';
 
 installHarness();
 
+/** The servers' default max message size (CONTRACT.md 4); a started server may allow more. */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
 const query = new URLSearchParams(location.search);
 
 function element<T extends HTMLElement>(id: string): T {
@@ -390,6 +393,9 @@ ui.file.addEventListener('change', async () => {
   const bytes = new Uint8Array(await file.arrayBuffer());
   awaitingFile.push({ name: file.name, bytes });
   logLine('file', `sending ${file.name} (${bytes.byteLength} bytes) for a binary echo`);
+  if (bytes.byteLength > DEFAULT_MAX_PAYLOAD) {
+    logLine('system', "that is over the servers' default 1 MiB message limit: expect the server to end the connection");
+  }
   connection.sendBinary(bytes);
 });
 
