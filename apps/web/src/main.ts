@@ -5,7 +5,7 @@
  * Query string: `?transport=ws|net|websocket|socketio`, `&socketio-transport=polling`,
  * `&<transport>=<server url>` to point a transport elsewhere, `&connect=1` to connect at once.
  */
-import type { Incoming } from '@socketlab/contract/client';
+import { DEFAULTS, type Incoming } from '@socketlab/contract/client';
 import { type Connection, describeEnd, openConnection } from './connection.js';
 import { installHarness } from './harness.js';
 import { isRttProbe, meterRtt, RttSamples } from './rtt.js';
@@ -20,9 +20,6 @@ import {
 import './style.css';
 
 installHarness();
-
-/** The servers' default max message size (CONTRACT.md 4); a started server may allow more. */
-const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 const query = new URLSearchParams(location.search);
 
@@ -393,7 +390,7 @@ ui.file.addEventListener('change', async () => {
   const bytes = new Uint8Array(await file.arrayBuffer());
   awaitingFile.push({ name: file.name, bytes });
   logLine('file', `sending ${file.name} (${bytes.byteLength} bytes) for a binary echo`);
-  if (bytes.byteLength > DEFAULT_MAX_PAYLOAD) {
+  if (bytes.byteLength > DEFAULTS.maxPayload) {
     logLine('system', "that is over the servers' default 1 MiB message limit: expect the server to end the connection");
   }
   connection.sendBinary(bytes);

@@ -6,4 +6,4 @@
 export * from './close-codes.js';
 export * from './inbox.js';
 export * from './messages.js';
-export { SUBPROTOCOL } from './options.js';
+export { DEFAULTS, SUBPROTOCOL } from './options.js';
