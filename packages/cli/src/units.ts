@@ -1,3 +1,5 @@
+import { MAX_TIMER_MS } from '@socketlab/contract';
+
 /** Parsers for human-friendly flag values; each throws a RangeError that says what it wanted. */
 
 const SIZE_UNITS: Record<string, number> = {
@@ -25,14 +27,16 @@ export function parseSize(text: string): number {
 
 const DURATION_UNITS: Record<string, number> = { '': 1, ms: 1, s: 1000, m: 60_000 };
 
-/** `500` (ms), `500ms`, `30s`, `2m` -> milliseconds. */
+/** `500` (ms), `500ms`, `30s`, `2m` -> milliseconds, at most about 24.8 days. */
 export function parseDuration(text: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
   const factor = match ? DURATION_UNITS[match[2]!.toLowerCase()] : undefined;
   if (!match || factor === undefined) {
     throw new RangeError(`"${text}" is not a duration (examples: 500ms, 30s, 2m; a bare number is ms)`);
   }
-  return Math.round(Number(match[1]) * factor);
+  const ms = Math.round(Number(match[1]) * factor);
+  if (ms > MAX_TIMER_MS) throw new RangeError(`"${text}" is too long (at most ${MAX_TIMER_MS} ms, about 24.8 days)`);
+  return ms;
 }
 
 export function parsePort(text: string): number {

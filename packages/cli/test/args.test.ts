@@ -18,7 +18,7 @@ describe('parseSize / parseDuration', () => {
     ['30s', 30_000],
     ['2m', 120_000],
   ])('duration %s', (text, ms) => expect(parseDuration(text)).toBe(ms));
-  it.each(['soon', '1h', '-5s'])('refuses duration %j', (text) =>
+  it.each(['soon', '1h', '-5s', '40000m', '2147483648'])('refuses duration %j', (text) =>
     expect(() => parseDuration(text)).toThrow(RangeError));
 });
 

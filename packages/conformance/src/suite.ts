@@ -527,6 +527,13 @@ function rawHandshake(h: Harness): void {
       ['no version', (host) => upgradeRequestText(host, { version: null }), 426],
       ['no Host header', (host) => upgradeRequestText(host).replace(/^Host: .*\r\n/m, ''), 400],
       ['a foreign origin', (host) => upgradeRequestText(host, { origin: 'http://evil.example' }), 403],
+      ['an empty Origin header', (host) => upgradeRequestText(host, { origin: '' }), 403],
+      [
+        'an empty Sec-WebSocket-Protocol header',
+        (host) => upgradeRequestText(host, { extraHeaders: { 'Sec-WebSocket-Protocol': '' } }),
+        400,
+      ],
+      ['a head of 16 KiB + 1 byte', (host) => headOfSize(host, 16 * KiB + 1), 431],
       ['only other subprotocols', (host) => upgradeRequestText(host, { protocols: ['chat'] }), 400],
       [
         'a head over 16 KiB',
@@ -548,6 +555,15 @@ function rawHandshake(h: Harness): void {
       const { client } = await h.join();
       client.send({ type: 'echo', payload: 'after' });
       expect(await client.receive()).toStrictEqual({ type: 'echo', payload: 'after' });
+    });
+
+    it('accepts a head of exactly 16 KiB', async () => {
+      await h.start();
+      const peer = await h.raw();
+      const text = headOfSize(`127.0.0.1:${h.server.port}`, 16 * KiB);
+      expect(Buffer.byteLength(text)).toBe(16 * KiB);
+      peer.write(text);
+      expect((await peer.readHead()).status).toBe(101);
     });
 
     it('takes a request head that arrives one byte at a time', async () => {
@@ -760,4 +776,11 @@ function rawFrames(h: Harness): void {
       expect(await watcher.client.receive()).toStrictEqual({ type: 'leave', id: peerId });
     });
   });
+}
+
+/** A valid upgrade request (echo-protocol offered) padded to exactly `size` bytes. */
+function headOfSize(host: string, size: number): string {
+  const base = upgradeRequestText(host, { protocols: ['echo-protocol'], extraHeaders: { 'X-Pad': '' } });
+  const padding = size - Buffer.byteLength(base);
+  return upgradeRequestText(host, { protocols: ['echo-protocol'], extraHeaders: { 'X-Pad': 'p'.repeat(padding) } });
 }

@@ -69,7 +69,11 @@ export function checkUpgrade(request: UpgradeRequest, policy: HandshakePolicy): 
   if (!isOriginAllowed(header('origin'), policy.allowedOrigins)) {
     return { ok: false, status: 403, reason: 'origin not allowed' };
   }
-  const offered = parseTokenList(header('sec-websocket-protocol'));
+  const protocolHeader = header('sec-websocket-protocol');
+  const offered = parseTokenList(protocolHeader);
+  if (protocolHeader !== undefined && offered.length === 0) {
+    return { ok: false, status: 400, reason: 'Sec-WebSocket-Protocol is present but names no subprotocol' };
+  }
   if (offered.length > 0) {
     if (!offered.includes(SUBPROTOCOL)) {
       return { ok: false, status: 400, reason: `no supported subprotocol offered: this server speaks ${SUBPROTOCOL}` };

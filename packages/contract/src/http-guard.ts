@@ -2,6 +2,7 @@ import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node
 import type { Duplex } from 'node:stream';
 import { checkUpgrade, type HandshakePolicy, type HandshakeVerdict, httpRefusal } from './handshake.js';
 import type { Logger } from './logger.js';
+import { DEFAULTS } from './options.js';
 
 export interface GuardOptions extends HandshakePolicy {
   handshakeTimeout: number;
@@ -51,6 +52,11 @@ export function guardHttpServer(
 
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     settle(request.socket);
+    if (requestHeadSize(request) > DEFAULTS.maxHeadSize) {
+      response.writeHead(431, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
+      response.end('request head too large\n');
+      return;
+    }
     if (options.serve) {
       options.serve(request, response);
       return;
@@ -68,6 +74,10 @@ export function guardHttpServer(
 
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     settle(socket);
+    if (requestHeadSize(request) > DEFAULTS.maxHeadSize) {
+      refuse(socket, 431, 'request head too large');
+      return;
+    }
     const verdict = checkUpgrade(request, options);
     if (!verdict.ok) {
       options.logger.debug({ status: verdict.status, reason: verdict.reason }, 'handshake refused');
@@ -85,4 +95,18 @@ export function refuse(socket: Duplex, status: number, reason: string, headers?:
   if (socket.writable) socket.end(httpRefusal(status, reason, headers));
   // A peer that never reads must not hold the socket open.
   setTimeout(() => socket.destroy(), 1_000).unref();
+}
+
+/**
+ * The size of the request head as it came on the wire: request line, header lines and the
+ * blank line. Node's `maxHeaderSize` leaves the request line out, so a head a few dozen
+ * bytes over 16 KiB would pass it; every adapter measures the head the same way here.
+ */
+export function requestHeadSize(request: IncomingMessage): number {
+  let size = Buffer.byteLength(`${request.method} ${request.url} HTTP/${request.httpVersion}\r\n`, 'latin1') + 2;
+  const raw = request.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    size += Buffer.byteLength(raw[i]!, 'latin1') + Buffer.byteLength(raw[i + 1]!, 'latin1') + 4;
+  }
+  return size;
 }

@@ -27,6 +27,9 @@ export const DEFAULTS = {
 
 export const SUBPROTOCOL = 'echo-protocol';
 
+/** The longest delay a Node timer honours (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Options every adapter's `createServer` takes. */
 export interface ServerOptions {
   /** Port to listen on; 0 (the default for the library) picks a free one. */
@@ -60,9 +63,18 @@ export function resolveServerOptions(
     allowedOrigins: merged.allowedOrigins ?? DEFAULTS.allowedOrigins,
     maxPayload: positive('maxPayload', merged.maxPayload ?? DEFAULTS.maxPayload),
     outboundLimit: positive('outboundLimit', merged.outboundLimit ?? DEFAULTS.outboundLimit),
-    heartbeatInterval: positive('heartbeatInterval', merged.heartbeatInterval ?? DEFAULTS.heartbeatInterval),
-    handshakeTimeout: positive('handshakeTimeout', merged.handshakeTimeout ?? DEFAULTS.handshakeTimeout),
-    shutdownTimeout: nonNegative('shutdownTimeout', merged.shutdownTimeout ?? DEFAULTS.shutdownTimeout),
+    heartbeatInterval: timer(
+      'heartbeatInterval',
+      positive('heartbeatInterval', merged.heartbeatInterval ?? DEFAULTS.heartbeatInterval),
+    ),
+    handshakeTimeout: timer(
+      'handshakeTimeout',
+      positive('handshakeTimeout', merged.handshakeTimeout ?? DEFAULTS.handshakeTimeout),
+    ),
+    shutdownTimeout: timer(
+      'shutdownTimeout',
+      nonNegative('shutdownTimeout', merged.shutdownTimeout ?? DEFAULTS.shutdownTimeout),
+    ),
     requireProtocol: merged.requireProtocol ?? DEFAULTS.requireProtocol,
     bus: merged.bus,
     logger: merged.logger ?? silentLogger,
@@ -76,6 +88,12 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
 function positive(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number, got ${value}`);
   return value;
+}
+
+function timer(name: string, ms: number): number {
+  if (ms > MAX_TIMER_MS)
+    throw new RangeError(`${name} must be at most ${MAX_TIMER_MS} ms (about 24.8 days), got ${ms}`);
+  return ms;
 }
 
 function nonNegative(name: string, value: number): number {

@@ -1,11 +1,13 @@
 /**
  * Origin allowlist (CONTRACT.md section 3). An entry with no port (`http://localhost`)
  * matches that scheme and host on any port; an entry with a port matches exactly; `*`
- * matches everything. A handshake without an Origin header is not a browser and is allowed.
+ * matches everything. A handshake without an Origin header is not a browser and is allowed;
+ * an empty Origin header is present, names nothing on the list, and is refused.
  */
 export function isOriginAllowed(origin: string | undefined, allowlist: readonly string[]): boolean {
-  if (origin === undefined || origin === '') return true;
+  if (origin === undefined) return true;
   if (allowlist.includes('*')) return true;
+  // An Origin header that is present but empty names no origin on the list: refused.
   const candidate = parseOrigin(origin);
   if (!candidate) return false;
   return allowlist.some((entry) => {

@@ -38,6 +38,8 @@ describe('checkUpgrade', () => {
     ['no key', withHeaders({ 'sec-websocket-key': undefined }), 400],
     ['short key', withHeaders({ 'sec-websocket-key': 'AAAA' }), 400],
     ['foreign origin', withHeaders({ origin: 'http://evil.com' }), 403],
+    ['an empty Sec-WebSocket-Protocol', withHeaders({ 'sec-websocket-protocol': ' , ' }), 400],
+    ['an empty Origin', withHeaders({ origin: '' }), 403],
     ['other subprotocols only', withHeaders({ 'sec-websocket-protocol': 'chat' }), 400],
   ])('refuses %s', (_name, request, status) => {
     expect(checkUpgrade(request, policy)).toMatchObject({ ok: false, status });

@@ -13,6 +13,7 @@ describe('isOriginAllowed', () => {
     ['http://localhost.evil.com', false],
     ['http://evil.com', false],
     ['null', false],
+    ['', false],
     ['garbage', false],
   ])('default allowlist: %s -> %s', (origin, allowed) => {
     expect(isOriginAllowed(origin, defaults)).toBe(allowed);
