@@ -745,6 +745,15 @@ function rawFrames(h: Harness): void {
       expect(JSON.parse((await peer.readFrame()).payload.toString())).toStrictEqual({ type: 'echo', payload: 'split' });
     });
 
+    it('returns payloads exactly as sent: integers past 2^53, -0, 1e400', async () => {
+      const { peer } = await setup();
+      const payload = '{"big":12345678901234567890,"neg":-0,"huge":1e400,"nested":[9007199254740993]}';
+      peer.sendFrame({ opcode: Opcode.text, payload: `{"type":"echo","payload":${payload}}` });
+      expect((await peer.readFrame()).payload.toString()).toBe(`{"type":"echo","payload":${payload}}`);
+      peer.sendFrame({ opcode: Opcode.text, payload: `{"type":"broadcast","payload":${payload}}` });
+      expect((await peer.readFrame()).payload.toString()).toMatch(new RegExp(`"payload":${escapeRegExp(payload)}}$`));
+    });
+
     it('answers a ping with a pong carrying the same payload', async () => {
       const { peer } = await setup();
       peer.sendFrame({ opcode: Opcode.ping, payload: 'are you there' });
@@ -783,4 +792,8 @@ function headOfSize(host: string, size: number): string {
   const base = upgradeRequestText(host, { protocols: ['echo-protocol'], extraHeaders: { 'X-Pad': '' } });
   const padding = size - Buffer.byteLength(base);
   return upgradeRequestText(host, { protocols: ['echo-protocol'], extraHeaders: { 'X-Pad': 'p'.repeat(padding) } });
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -1,4 +1,5 @@
 import { CLIENT_MESSAGE_TYPES, type ClientMessage, type ClientMessageType } from './messages.js';
+import { memberText, RawJson } from './raw-json.js';
 
 /** The result of decoding one client message: the message, or why it is a bad_request. */
 export type Decoded = { ok: true; message: ClientMessage } | { ok: false; reason: string };
@@ -19,7 +20,13 @@ export function decodeClientText(text: string): Decoded {
   if (!isPlainObject(value)) return { ok: false, reason: 'message must be a JSON object' };
   const { type } = value;
   if (typeof type !== 'string') return { ok: false, reason: 'message has no string field "type"' };
-  return decodeTyped(type, value);
+  const decoded = decodeTyped(type, value);
+  if (!decoded.ok) return decoded;
+  // The payload travels on as the client's exact text (see RawJson).
+  const payload = memberText(text, 'payload');
+  return payload === undefined
+    ? decoded
+    : { ok: true, message: { type: decoded.message.type, payload: new RawJson(payload) } };
 }
 
 /**

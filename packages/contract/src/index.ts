@@ -11,6 +11,7 @@ export * from './logger.js';
 export * from './messages.js';
 export * from './options.js';
 export * from './origin.js';
+export * from './raw-json.js';
 export * from './room.js';
 export * from './serve.js';
 export * from './shutdown.js';

@@ -1,13 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { decodeClientEvent, decodeClientText } from '../src/index.js';
+import { decodeClientEvent, decodeClientText, encodeServerText, RawJson } from '../src/index.js';
 
 describe('decodeClientText', () => {
   it.each([
-    ['{"type":"echo","payload":1}', { type: 'echo', payload: 1 }],
-    ['{"type":"broadcast","payload":null}', { type: 'broadcast', payload: null }],
-    ['{"type":"echo","payload":{"a":[1,"ü"]},"extra":true}', { type: 'echo', payload: { a: [1, 'ü'] } }],
-  ])('accepts %s', (text, message) => {
-    expect(decodeClientText(text)).toEqual({ ok: true, message });
+    ['{"type":"echo","payload":1}', 'echo', '1'],
+    ['{"type":"broadcast","payload":null}', 'broadcast', 'null'],
+    ['{"type":"echo","payload":{"a":[1,"ü"]},"extra":true}', 'echo', '{"a":[1,"ü"]}'],
+    ['{ "payload" : [ 1 , {"}":"\\\\]"} ] , "type":"echo"}', 'echo', '[ 1 , {"}":"\\\\]"} ]'],
+    ['{"type":"echo","payload":1,"payload":12345678901234567890}', 'echo', '12345678901234567890'],
+    ['{"type":"echo","pay\\u006coad":-0}', 'echo', '-0'],
+    ['{"type":"echo","payload":"a\\"b\\\\"}', 'echo', '"a\\"b\\\\"'],
+  ])('accepts %s, keeping the payload text exactly', (text, type, payload) => {
+    const decoded = decodeClientText(text);
+    expect(decoded.ok).toBe(true);
+    if (!decoded.ok) return;
+    expect(decoded.message.type).toBe(type);
+    expect(decoded.message.payload).toBeInstanceOf(RawJson);
+    expect((decoded.message.payload as RawJson).text).toBe(payload);
+    expect(encodeServerText({ type: 'echo', payload: decoded.message.payload })).toBe(
+      `{"type":"echo","payload":${payload}}`,
+    );
   });
 
   it.each([

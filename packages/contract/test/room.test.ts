@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type BusEvent, Room, type RoomTransport, type ServerMessage } from '../src/index.js';
+import { type BusEvent, encodeServerText, Room, type RoomTransport, type ServerMessage } from '../src/index.js';
 
 /** A recording transport: the room is what is under test here, not a network. */
 class Conn {
@@ -8,7 +8,8 @@ class Conn {
   dropped = false;
 }
 const transport: RoomTransport<Conn> = {
-  send: (conn, message) => conn.got.push(message),
+  // What the wire would carry, parsed back: payloads arrive as the exact text sent.
+  send: (conn, message) => conn.got.push(JSON.parse(encodeServerText(message)) as ServerMessage),
   sendBinary: (conn, data) => conn.got.push(data),
   bufferedAmount: (conn) => conn.buffered,
   dropSlowConsumer: (conn) => {
