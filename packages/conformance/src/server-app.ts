@@ -5,6 +5,7 @@ import { startServerProcess } from '@socketlab/cli/process';
 import { type Adapter, CloseCode, HandshakeError, type RealtimeClient } from '@socketlab/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { within } from './harness.js';
+import { closePayload, Opcode, RawPeer } from './raw.js';
 
 const BOOT = 60_000;
 
@@ -49,6 +50,36 @@ export function describeServerApp(appDir: string, adapter: Adapter): void {
       },
       BOOT,
     );
+
+    if (adapter.capabilities.websocketProtocol) {
+      it(
+        'serves an independent raw RFC 6455 client the whole contract',
+        async () => {
+          const server = await start();
+          const peer = await RawPeer.upgraded(server.port);
+          stops.push(async () => peer.destroy());
+          const text = async () =>
+            JSON.parse((await peer.readFrame()).payload.toString('utf8')) as Record<string, unknown>;
+          const welcome = await text();
+          expect(welcome).toStrictEqual({ type: 'welcome', id: expect.any(String) });
+          peer.sendFrame({ opcode: Opcode.text, payload: JSON.stringify({ type: 'echo', payload: { n: [1, 'ü'] } }) });
+          expect(await text()).toStrictEqual({ type: 'echo', payload: { n: [1, 'ü'] } });
+          peer.sendFrame({ opcode: Opcode.text, payload: JSON.stringify({ type: 'broadcast', payload: 'all' }) });
+          expect(await text()).toStrictEqual({ type: 'broadcast', from: welcome.id, payload: 'all' });
+          expect(await text()).toStrictEqual({ type: 'broadcastResult', payload: 'all', recipients: 1 });
+          peer.sendFrame({ opcode: Opcode.binary, payload: Buffer.from([0, 255, 7]) });
+          const binary = await peer.readFrame();
+          expect(binary.opcode).toBe(Opcode.binary);
+          expect([...binary.payload]).toEqual([0, 255, 7]);
+          peer.sendFrame({ opcode: Opcode.text, payload: '{"type":"nope"}' });
+          expect(await text()).toStrictEqual({ type: 'error', code: 'bad_request', message: expect.any(String) });
+          peer.sendFrame({ opcode: Opcode.close, payload: closePayload(1000) });
+          expect(await peer.readClose()).toMatchObject({ code: 1000, frame: true });
+          await peer.waitEnd();
+        },
+        BOOT,
+      );
+    }
 
     it(
       'is quiet by default and logs JSON on stderr with --verbose',
