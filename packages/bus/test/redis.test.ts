@@ -33,7 +33,13 @@ function inbox(bus: RedisBus) {
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no matching bus event within ${timeoutMs} ms`)), timeoutMs);
-        waiters.push({ match, resolve: (event) => (clearTimeout(timer), resolve(event)) });
+        waiters.push({
+          match,
+          resolve: (event) => {
+            clearTimeout(timer);
+            resolve(event);
+          },
+        });
       });
     },
   };
