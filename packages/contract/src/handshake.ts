@@ -44,6 +44,9 @@ export function checkUpgrade(request: UpgradeRequest, policy: HandshakePolicy): 
   if (!/^1\.[1-9]$/.test(request.httpVersion)) {
     return { ok: false, status: 400, reason: 'the upgrade request must be HTTP/1.1' };
   }
+  if (!header('host')?.trim()) {
+    return { ok: false, status: 400, reason: 'the upgrade request needs a Host header' };
+  }
   if (!hasToken(upgrade, 'websocket')) {
     return { ok: false, status: 400, reason: 'the Upgrade header must name websocket' };
   }

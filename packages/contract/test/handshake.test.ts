@@ -6,6 +6,7 @@ const good = {
   method: 'GET',
   httpVersion: '1.1',
   headers: {
+    host: '127.0.0.1:9',
     upgrade: 'websocket',
     connection: 'keep-alive, Upgrade',
     'sec-websocket-version': '13',
@@ -29,6 +30,7 @@ describe('checkUpgrade', () => {
     ['plain HTTP', { ...good, headers: {} }, 426],
     ['POST', { ...good, method: 'POST' }, 405],
     ['HTTP/1.0', { ...good, httpVersion: '1.0' }, 400],
+    ['no Host', withHeaders({ host: undefined }), 400],
     ['Upgrade: h2c', withHeaders({ upgrade: 'h2c' }), 400],
     ['no Connection: Upgrade', withHeaders({ connection: 'keep-alive' }), 400],
     ['version 8', withHeaders({ 'sec-websocket-version': '8' }), 426],

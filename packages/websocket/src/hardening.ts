@@ -1,0 +1,93 @@
+import { isUtf8 } from 'node:buffer';
+import type { Socket } from 'node:net';
+import { CloseCode, isValidWireCloseCode } from '@socketlab/contract';
+import type websocket from 'websocket';
+
+/**
+ * What WebSocket-Node 1.0.35 lets through or gets wrong, fixed per connection without
+ * forking the library. Every fix here is listed in the package README under "Gaps".
+ */
+
+const CLOSE_OPCODE = 0x08;
+
+interface Violation {
+  code: number;
+  reason: string;
+}
+
+/**
+ * The checks the library skips on a frame from a client (RFC 6455 5.1, 5.5.1, 7.4):
+ * it never enforces masking (upstream issue #226), answers a close frame carrying the
+ * reserved code 1015 with 1000, and validates a close reason's UTF-8 only after it has
+ * accepted the code. Everything else (RSV bits, opcodes, control frame size and
+ * fragmentation, continuation order, text UTF-8, frame and message limits) it checks itself.
+ */
+export function clientFrameViolation(frame: websocket.frame): Violation | undefined {
+  if (!frame.mask) return { code: CloseCode.protocolError, reason: 'client frames must be masked' };
+  if (frame.opcode !== CLOSE_OPCODE) return undefined;
+  if (frame.invalidCloseFrameLength) {
+    return { code: CloseCode.protocolError, reason: 'a close frame payload cannot be one byte' };
+  }
+  // The library reports -1 when the close frame carried no code at all, which is allowed.
+  if (frame.closeStatus !== -1 && !isValidWireCloseCode(frame.closeStatus)) {
+    return { code: CloseCode.protocolError, reason: `close code ${frame.closeStatus} is not allowed on the wire` };
+  }
+  if (!isUtf8(frame.binaryPayload)) {
+    return { code: CloseCode.invalidPayload, reason: 'close reason is not valid UTF-8' };
+  }
+  return undefined;
+}
+
+/** Puts `clientFrameViolation` in front of the library's own frame handling. */
+export function enforceClientFrameRules(connection: websocket.connection): void {
+  const processFrame = connection.processFrame.bind(connection);
+  connection.processFrame = (frame) => {
+    const violation = clientFrameViolation(frame);
+    if (violation) connection.drop(violation.code, violation.reason);
+    else processFrame(frame);
+  };
+}
+
+/**
+ * The library's `drop()` writes its close frame and destroys the socket in the same tick.
+ * A peer still sending (a client mid-way through an over-limit message) then gets a TCP
+ * reset that can overtake the close frame, so it sees 1006 instead of 1009 or 1002. Like
+ * ws, keep reading and discarding after the close frame and let the peer finish the
+ * closing handshake; destroy after `lingerMs` at the latest. A drop without a close frame (dead
+ * peer, heartbeat, terminate) still destroys at once.
+ */
+export function lingerOnDrop(connection: websocket.connection, lingerMs: number, lingering: Set<Socket>): void {
+  const libraryDrop = connection.drop.bind(connection);
+  connection.drop = (reasonCode, description, skipCloseFrame) => {
+    const { socket } = connection;
+    if (skipCloseFrame || socket.destroyed) {
+      libraryDrop(reasonCode, description, skipCloseFrame);
+      return;
+    }
+    const destroy = socket.destroy;
+    // The library ends its drop() with socket.destroy(): for this one call it becomes a no-op.
+    socket.destroy = () => socket;
+    try {
+      libraryDrop(reasonCode, description, false);
+    } finally {
+      socket.destroy = destroy;
+    }
+    linger(socket, lingerMs, lingering);
+  };
+}
+
+/** `lingering` holds the sockets still draining, so a server shutting down can destroy them. */
+function linger(socket: Socket, lingerMs: number, lingering: Set<Socket>): void {
+  // The library's own data handler would keep buffering input it will never parse.
+  socket.removeAllListeners('data');
+  socket.on('data', () => {});
+  socket.resume();
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), lingerMs);
+  timer.unref();
+  lingering.add(socket);
+  socket.once('close', () => {
+    clearTimeout(timer);
+    lingering.delete(socket);
+  });
+}

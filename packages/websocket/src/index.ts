@@ -1,0 +1,21 @@
+import type { Adapter } from '@socketlab/contract';
+import { connect } from './client.js';
+import { createServer } from './server.js';
+
+export { connect } from './client.js';
+export { clientFrameViolation } from './hardening.js';
+export { createServer, WEBSOCKET_ADAPTER_DEFAULTS } from './server.js';
+
+/** The websocket (WebSocket-Node) adapter, as the conformance suite and the benchmark take it. */
+export const adapter: Adapter = {
+  name: 'websocket',
+  capabilities: {
+    websocketProtocol: true,
+    binaryMessages: true,
+    binaryPayloads: false,
+    requestForm: 'text',
+    closeCodes: true,
+  },
+  createServer,
+  connect,
+};

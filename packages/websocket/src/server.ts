@@ -1,0 +1,186 @@
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import {
+  CloseCode,
+  CloseReason,
+  closeAllGracefully,
+  DEFAULTS,
+  encodeServerText,
+  guardHttpServer,
+  type HandshakeVerdict,
+  type RealtimeServer,
+  Room,
+  type RoomTransport,
+  refuse,
+  resolveServerOptions,
+  type ServerOptions,
+} from '@socketlab/contract';
+import websocket from 'websocket';
+import { enforceClientFrameRules, lingerOnDrop } from './hardening.js';
+
+type Connection = websocket.connection;
+
+/**
+ * The adapter's own defaults, on top of the contract's: WebSocket-Node's classic examples
+ * insist on their subprotocol, so this server refuses a client that offers none unless
+ * it is started with `requireProtocol: false` (CONTRACT.md section 3).
+ */
+export const WEBSOCKET_ADAPTER_DEFAULTS: Partial<ServerOptions> = { requireProtocol: true };
+
+/** Room transport over WebSocket-Node connections. */
+const transport: RoomTransport<Connection> = {
+  // A connection in its closing handshake is still in the room until its close event;
+  // the library would write after end() and fail the socket, so skip it.
+  send: (connection, message) => {
+    if (connection.connected) connection.sendUTF(encodeServerText(message));
+  },
+  sendToMany: (connections, message) => {
+    const text = encodeServerText(message);
+    for (const connection of connections) if (connection.connected) connection.sendUTF(text);
+  },
+  sendBinary: (connection, data) => {
+    if (connection.connected) connection.sendBytes(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  },
+  // The library queues nothing itself: every frame goes straight to socket.write().
+  bufferedAmount: (connection) => connection.socket.writableLength,
+  dropSlowConsumer: (connection) => {
+    connection.close(CloseCode.policyViolation, CloseReason.slowConsumer);
+    connection.drop(CloseCode.policyViolation, CloseReason.slowConsumer, true);
+  },
+};
+
+/** A listening contract server on WebSocket-Node. */
+export async function createServer(options: ServerOptions = {}): Promise<RealtimeServer> {
+  const opts = resolveServerOptions(options, WEBSOCKET_ADAPTER_DEFAULTS);
+  const { logger } = opts;
+  const room = new Room(transport, { outboundLimit: opts.outboundLimit, bus: opts.bus, logger });
+  const closedConnections = new WeakMap<Connection, Promise<void>>();
+  /** Dropped connections still reading their peer's last bytes (see lingerOnDrop). */
+  const lingering = new Set<Socket>();
+  const httpServer = createHttpServer({ maxHeaderSize: DEFAULTS.maxHeadSize });
+
+  // parseCookies and parseExtensions are library options @types/websocket does not list.
+  const config: websocket.IServerConfig & { parseCookies: boolean; parseExtensions: boolean } = {
+    httpServer,
+    // The classic example made safe: nothing is accepted without the checks below.
+    autoAcceptConnections: false,
+    // The library checks frames against the first and assembled messages against the second.
+    maxReceivedFrameSize: opts.maxPayload,
+    maxReceivedMessageSize: opts.maxPayload,
+    // Its keepalive pings a connection idle for one interval and drops one that sends
+    // nothing (a pong included) within the next: the contract's heartbeat.
+    keepalive: true,
+    keepaliveInterval: opts.heartbeatInterval,
+    dropConnectionOnKeepaliveTimeout: true,
+    keepaliveGracePeriod: opts.heartbeatInterval,
+    useNativeKeepalive: false,
+    closeTimeout: opts.shutdownTimeout,
+    // The contract neither reads cookies nor trusts proxies; don't parse what nobody uses.
+    ignoreXForwardedFor: true,
+    parseCookies: false,
+    parseExtensions: false,
+  };
+  const library = new websocket.server(config);
+  // mount() listened to every upgrade on the http server, before any check of ours; from
+  // here on only the guard hands it upgrades, and only those that passed checkUpgrade.
+  library.unmount();
+
+  const open = (connection: Connection): void => {
+    // The connection removed every socket error listener and adds its own only once the
+    // 101 answer is flushed: an error in between would otherwise crash the process.
+    connection.socket.on('error', (error) => logger.debug({ err: error.message }, 'socket error'));
+    enforceClientFrameRules(connection);
+    lingerOnDrop(connection, opts.shutdownTimeout, lingering);
+    closedConnections.set(connection, new Promise((resolve) => connection.once('close', () => resolve())));
+    connection.on('error', (error) =>
+      logger.debug({ id: room.idOf(connection), err: error.message }, 'connection error'),
+    );
+    connection.on('close', (code, description) => {
+      logger.debug({ id: room.idOf(connection), code, description }, 'connection closed');
+      room.remove(connection);
+    });
+    connection.on('message', (message) => {
+      if (message.type === 'utf8') room.receiveText(connection, message.utf8Data);
+      else room.receiveBinary(connection, message.binaryData);
+    });
+    room.add(connection);
+  };
+
+  const verdicts = new WeakMap<Socket, HandshakeVerdict & { ok: true }>();
+  library.on('request', (request) => {
+    const verdict = verdicts.get(request.socket);
+    verdicts.delete(request.socket);
+    // Not reachable through the guard; refuse rather than accept something unchecked.
+    if (!verdict) {
+      request.reject(400, 'handshake not checked');
+      return;
+    }
+    // No Origin header in the answer: the classic example echoes it, RFC 6455 has no such header.
+    const connection = request.accept(verdict.protocol ?? null);
+    open(connection);
+  });
+
+  const handshaking = guardHttpServer(httpServer, opts, (request, socket, head, verdict) => {
+    // RFC 6455 4.1 requires Host and Node lets an upgrade without one through; the library
+    // would refuse it with a bare 400 of its own on a socket nobody listens to for errors.
+    if (!request.headers.host) {
+      refuse(socket, 400, 'the upgrade request needs a Host header');
+      return;
+    }
+    // WebSocket-Node's handleUpgrade ignores bytes that came with the request head: give
+    // them back to the socket so the connection reads them as its first frames.
+    if (head.length > 0) socket.unshift(head);
+    verdicts.set(socket as Socket, verdict);
+    library.handleUpgrade(request, socket as Socket);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(opts.port, opts.host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const url = `ws://${formatHost(opts.host)}:${port}/`;
+  logger.info({ url }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    get connectionCount() {
+      return room.size;
+    },
+    stats: () => ({ connections: room.size, peakBufferedBytes: room.peakBufferedBytes }),
+    close: () => {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        for (const socket of handshaking) socket.destroy();
+        // Not library.shutDown(): it closes with 1000 instead of 1001, never terminates a
+        // peer that does not answer, and gives no way to learn when it is done.
+        await closeAllGracefully(
+          room.connections(),
+          {
+            close: (connection) => connection.close(CloseCode.goingAway, CloseReason.shutdown),
+            terminate: (connection) => connection.drop(CloseCode.goingAway, CloseReason.shutdown, true),
+            closed: (connection) => closedConnections.get(connection) ?? Promise.resolve(),
+          },
+          opts.shutdownTimeout,
+        );
+        // Upgraded sockets are no longer the http server's: end the lingering ones ourselves.
+        for (const socket of lingering) socket.destroy();
+        httpServer.closeAllConnections();
+        await stopped;
+        room.close();
+        logger.info({}, 'closed');
+      })();
+      return closing;
+    },
+  };
+}
+
+/** IPv6 literals need brackets in a URL. */
+export function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
