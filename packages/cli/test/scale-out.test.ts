@@ -1,0 +1,295 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  describeWithRedis,
+  eventually,
+  freePort,
+  startThrowawayRedis,
+  TEST_REDIS_URL,
+  type ThrowawayRedis,
+  uniquePrefix,
+} from '@socketlab/bus/testing';
+import type { Adapter, ConnectionId, RealtimeClient } from '@socketlab/contract';
+import { adapter as wsAdapter } from '@socketlab/ws';
+import { afterEach, expect, it } from 'vitest';
+import { type ServerProcess, startServerProcess } from '../src/process.js';
+
+/**
+ * Scale-out as a user runs it (CONTRACT.md section 5): server apps in their own processes,
+ * started from their sources with --redis-url, real clients, a real Redis.
+ */
+const appsDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../../apps');
+const APPS = readdirSync(appsDir, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory() && entry.name.endsWith('-server'))
+  .filter((entry) => existsSync(join(appsDir, entry.name, 'src', 'main.ts')))
+  .map((entry) => entry.name)
+  .sort();
+
+/** Which client speaks to which app. Every WebSocket app speaks RFC 6455, so one client fits all three. */
+const CLIENTS: Record<string, Adapter> = {
+  'ws-server': wsAdapter,
+  'net-server': wsAdapter,
+  'websocket-server': wsAdapter,
+};
+
+const BOOT = 60_000;
+const CROSS = 10_000;
+
+interface Member {
+  app: string;
+  client: RealtimeClient;
+  id: ConnectionId;
+}
+
+await describeWithRedis('scale-out over Redis (server apps as processes)', () => {
+  const servers: ServerProcess[] = [];
+  const clients: RealtimeClient[] = [];
+  let throwaway: ThrowawayRedis | undefined;
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.terminate();
+    await Promise.all(servers.splice(0).map((server) => server.stop('SIGKILL')));
+    await throwaway?.stop();
+    throwaway = undefined;
+  });
+
+  const start = async (app: string, args: string[]): Promise<ServerProcess> => {
+    const server = await startServerProcess(join(appsDir, app), ['--port', '0', ...args]);
+    servers.push(server);
+    return server;
+  };
+  const onRedis = (prefix: string, url = TEST_REDIS_URL) => ['--redis-url', url, '--redis-prefix', prefix];
+  const joinTo = async (server: ServerProcess, app = server.name): Promise<Member> => {
+    const clientAdapter = CLIENTS[app];
+    if (!clientAdapter) throw new Error(`no client for ${app}: add it to CLIENTS in this test`);
+    const client = await clientAdapter.connect(server.url);
+    clients.push(client);
+    const welcome = await client.receive();
+    if (welcome.type !== 'welcome') throw new Error(`${app}: first message was ${welcome.type}`);
+    return { app, client, id: welcome.id };
+  };
+
+  /**
+   * Takes `member`'s join from `earlier`. A join crosses Redis asynchronously, so a client
+   * may also get the join of someone who connected elsewhere shortly before it did (that
+   * join was still on its way when this client arrived): those, and only those, are skipped.
+   */
+  const expectJoin = async (earlier: Member, member: Member, joinedBefore: readonly Member[]): Promise<void> => {
+    const stale = new Set(joinedBefore.slice(0, joinedBefore.indexOf(earlier)).map((m) => m.id));
+    for (;;) {
+      const message = await earlier.client.receive('join', CROSS);
+      if (message.id === member.id) return;
+      expect(stale.has(message.id), `${earlier.app} got join ${message.id}, expected ${member.id}`).toBe(true);
+    }
+  };
+
+  it('knows a client for every server app on main', () => {
+    expect(APPS).toContain('ws-server');
+    for (const app of APPS) expect(CLIENTS[app], `a client for ${app}`).toBeDefined();
+  });
+
+  it(
+    'two ws-server processes on one Redis are one room: join, broadcast, leave; recipients stay local',
+    async () => {
+      const prefix = uniquePrefix('two');
+      const [one, two] = await Promise.all([start('ws-server', onRedis(prefix)), start('ws-server', onRedis(prefix))]);
+      const a1 = await joinTo(one);
+      const a2 = await joinTo(one);
+      expect(await a1.client.receive('join')).toStrictEqual({ type: 'join', id: a2.id });
+      const b = await joinTo(two);
+      for (const a of [a1, a2]) expect(await a.client.receive('join', CROSS)).toStrictEqual({ type: 'join', id: b.id });
+
+      a1.client.send({ type: 'broadcast', payload: { from: 'one', n: [1, 2] } });
+      const fromA1 = { type: 'broadcast', from: a1.id, payload: { from: 'one', n: [1, 2] } };
+      expect(await a1.client.receive()).toStrictEqual(fromA1);
+      expect(await a1.client.receive()).toStrictEqual({
+        type: 'broadcastResult',
+        payload: { from: 'one', n: [1, 2] },
+        recipients: 2,
+      });
+      expect(await a2.client.receive('broadcast')).toStrictEqual(fromA1);
+      expect(await b.client.receive('broadcast', CROSS)).toStrictEqual(fromA1);
+
+      b.client.send({ type: 'broadcast', payload: 'two' });
+      expect(await b.client.receive('broadcast')).toStrictEqual({ type: 'broadcast', from: b.id, payload: 'two' });
+      expect(await b.client.receive('broadcastResult')).toMatchObject({ recipients: 1 });
+      for (const a of [a1, a2]) {
+        expect(await a.client.receive('broadcast', CROSS)).toStrictEqual({
+          type: 'broadcast',
+          from: b.id,
+          payload: 'two',
+        });
+      }
+
+      await b.client.close();
+      for (const a of [a1, a2])
+        expect(await a.client.receive('leave', CROSS)).toStrictEqual({ type: 'leave', id: b.id });
+      // Nothing else crossed: no duplicates of a server's own events.
+      expect(a1.client.pending()).toEqual([]);
+      expect(a2.client.pending()).toEqual([]);
+    },
+    BOOT,
+  );
+
+  it(
+    `one room across every protocol on main (${APPS.join(', ')})`,
+    async () => {
+      const prefix = uniquePrefix('cross');
+      const started = await Promise.all(APPS.map((app) => start(app, onRedis(prefix))));
+      const members: Member[] = [];
+      for (const server of started) {
+        const member = await joinTo(server);
+        for (const earlier of members) await expectJoin(earlier, member, members);
+        members.push(member);
+      }
+      for (const sender of members) {
+        const payload = { app: sender.app, list: [1, 'two', null] };
+        sender.client.send({ type: 'broadcast', payload });
+        expect(await sender.client.receive('broadcastResult')).toStrictEqual({
+          type: 'broadcastResult',
+          payload,
+          recipients: 1,
+        });
+        for (const other of members) {
+          expect(await other.client.receive('broadcast', CROSS), `${other.app} gets ${sender.app}'s`).toStrictEqual({
+            type: 'broadcast',
+            from: sender.id,
+            payload,
+          });
+        }
+      }
+      while (members.length > 1) {
+        const leaving = members.shift()!;
+        await leaving.client.close();
+        for (const other of members) {
+          expect(await other.client.receive('leave', CROSS), `${other.app} sees ${leaving.app} leave`).toStrictEqual({
+            type: 'leave',
+            id: leaving.id,
+          });
+        }
+      }
+    },
+    BOOT,
+  );
+
+  it(
+    '--workers 2: one port, clients spread over both workers see each other; SIGTERM closes all and exits 0',
+    async () => {
+      const prefix = uniquePrefix('workers');
+      const server = await start('ws-server', ['--workers', '2', '--verbose', ...onRedis(prefix)]);
+      expect(server.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/$/);
+      expect(server.port).toBeGreaterThan(0);
+      const members: Member[] = [];
+      for (let i = 0; i < 4; i++) {
+        const member = await joinTo(server, 'ws-server');
+        for (const earlier of members) await expectJoin(earlier, member, members);
+        members.push(member);
+      }
+      // Which worker took which client: the workers' own debug logs say.
+      const workerOf = await eventually(
+        () => {
+          const map = new Map<string, number>();
+          for (const line of server.stderr().split('\n')) {
+            if (!line.includes('"connection joined"')) continue;
+            const entry = JSON.parse(line) as { id: string; worker: number };
+            map.set(entry.id, entry.worker);
+          }
+          return members.every((m) => map.has(m.id)) && map;
+        },
+        5_000,
+        'a join log line for every client',
+      );
+      const workers = new Set(members.map((m) => workerOf.get(m.id)));
+      expect(workers.size, 'clients landed on both workers').toBe(2);
+
+      const [sender] = members as [Member];
+      const local = members.filter((m) => workerOf.get(m.id) === workerOf.get(sender.id)).length;
+      sender.client.send({ type: 'broadcast', payload: 'to all workers' });
+      expect(await sender.client.receive('broadcastResult')).toMatchObject({ recipients: local });
+      for (const member of members) {
+        expect(await member.client.receive('broadcast', CROSS)).toStrictEqual({
+          type: 'broadcast',
+          from: sender.id,
+          payload: 'to all workers',
+        });
+      }
+
+      const exit = server.stop('SIGTERM');
+      for (const member of members) expect((await member.client.closed).code).toBe(1001);
+      expect(await exit).toBe(0);
+    },
+    BOOT,
+  );
+
+  it(
+    'Redis restart in the middle: local delivery goes on, cross-process delivery resumes, nothing crashes',
+    async () => {
+      throwaway = await startThrowawayRedis();
+      const prefix = uniquePrefix('restart');
+      const other = APPS.find((app) => app !== 'ws-server' && CLIENTS[app] === wsAdapter) ?? 'ws-server';
+      const [one, two] = await Promise.all([
+        start('ws-server', onRedis(prefix, throwaway.url)),
+        start(other, onRedis(prefix, throwaway.url)),
+      ]);
+      const a = await joinTo(one);
+      const b = await joinTo(two);
+      expect(await a.client.receive('join', CROSS)).toStrictEqual({ type: 'join', id: b.id });
+
+      await throwaway.stop();
+      await eventually(() => one.stderr().includes('redis connection lost'), 10_000, 'ws-server to log the outage');
+      await eventually(() => two.stderr().includes('redis connection lost'), 10_000, `${other} to log the outage`);
+      // Local clients are served as before.
+      const a2 = await joinTo(one);
+      expect(await a.client.receive('join')).toStrictEqual({ type: 'join', id: a2.id });
+      a.client.send({ type: 'broadcast', payload: 'while redis is down' });
+      expect(await a.client.receive('broadcast')).toMatchObject({ from: a.id });
+      expect(await a.client.receive('broadcastResult')).toMatchObject({ recipients: 2 });
+      expect(await a2.client.receive('broadcast')).toMatchObject({ from: a.id, payload: 'while redis is down' });
+      b.client.send({ type: 'echo', payload: 'still here' });
+      expect(await b.client.receive('echo')).toStrictEqual({ type: 'echo', payload: 'still here' });
+
+      await throwaway.start();
+      // Cross-process delivery resumes once both servers are back: broadcast until one arrives.
+      let attempt = 0;
+      await eventually(
+        async () => {
+          b.client.send({ type: 'broadcast', payload: { attempt: ++attempt } });
+          await b.client.receive('broadcastResult');
+          return a.client.pending().some((m) => m.type === 'broadcast' && m.from === b.id);
+        },
+        15_000,
+        'a broadcast from b to reach a after the restart',
+        200,
+      );
+      await a2.client.receive('broadcast', CROSS);
+      for (const server of [one, two]) {
+        expect(server.child.exitCode, `${server.name} still running`).toBeNull();
+        await eventually(() => server.stderr().includes('redis connection restored'), 10_000, 'the recovery log');
+      }
+      // What was published during the outage never arrives late.
+      expect(b.client.pending().some((m) => m.type === 'broadcast' && m.payload === 'while redis is down')).toBe(false);
+    },
+    BOOT,
+  );
+
+  it(
+    'an unreachable --redis-url at start is one clear line and exit 1, with and without --workers',
+    async () => {
+      const url = `redis://127.0.0.1:${await freePort()}`;
+      for (const extra of [[], ['--workers', '2']]) {
+        const startedAt = Date.now();
+        const failure = await start('ws-server', ['--redis-url', url, ...extra]).then(
+          () => new Error('the app started'),
+          (error: Error) => error,
+        );
+        expect(failure.message).toContain('exited with 1 before it was ready');
+        const lines = failure.message.split('\n').filter((line) => line.includes('cannot connect to Redis'));
+        expect(lines).toEqual([
+          `ws-server: cannot connect to Redis at ${url}: connect ECONNREFUSED 127.0.0.1:${url.split(':').at(-1)}`,
+        ]);
+        expect(Date.now() - startedAt).toBeLessThan(15_000);
+      }
+    },
+    BOOT,
+  );
+});
