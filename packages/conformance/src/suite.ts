@@ -496,8 +496,8 @@ function rawHandshake(h: Harness): void {
       peer.write(upgradeRequestText(`127.0.0.1:${h.server.port}`, { key, protocols: ['echo-protocol'] }));
       const head = await peer.readHead();
       expect(head.status).toBe(101);
-      expect(head.headers['upgrade']?.toLowerCase()).toBe('websocket');
-      expect(head.headers['connection']?.toLowerCase()).toContain('upgrade');
+      expect(head.headers.upgrade?.toLowerCase()).toBe('websocket');
+      expect(head.headers.connection?.toLowerCase()).toContain('upgrade');
       expect(head.headers['sec-websocket-accept']).toBe(acceptKeyFor(key));
       expect(head.headers['sec-websocket-protocol']).toBe('echo-protocol');
       const welcome = await peer.readFrame();

@@ -12,4 +12,5 @@ export * from './messages.js';
 export * from './options.js';
 export * from './origin.js';
 export * from './room.js';
+export * from './serve.js';
 export * from './shutdown.js';

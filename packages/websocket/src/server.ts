@@ -1,5 +1,5 @@
 import { createServer as createHttpServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import {
   CloseCode,
   CloseReason,
@@ -8,12 +8,14 @@ import {
   encodeServerText,
   guardHttpServer,
   type HandshakeVerdict,
+  listen,
   type RealtimeServer,
   Room,
   type RoomTransport,
-  refuse,
+  realtimeServer,
   resolveServerOptions,
   type ServerOptions,
+  serverUrl,
 } from '@socketlab/contract';
 import websocket from 'websocket';
 import { enforceClientFrameRules, lingerOnDrop } from './hardening.js';
@@ -121,12 +123,6 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   });
 
   const handshaking = guardHttpServer(httpServer, opts, (request, socket, head, verdict) => {
-    // RFC 6455 4.1 requires Host and Node lets an upgrade without one through; the library
-    // would refuse it with a bare 400 of its own on a socket nobody listens to for errors.
-    if (!request.headers.host) {
-      refuse(socket, 400, 'the upgrade request needs a Host header');
-      return;
-    }
     // WebSocket-Node's handleUpgrade ignores bytes that came with the request head: give
     // them back to the socket so the connection reads them as its first frames.
     if (head.length > 0) socket.unshift(head);
@@ -134,53 +130,30 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     library.handleUpgrade(request, socket as Socket);
   });
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(opts.port, opts.host, () => {
-      httpServer.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = httpServer.address() as AddressInfo;
-  const url = `ws://${formatHost(opts.host)}:${port}/`;
-  logger.info({ url }, 'listening');
-
-  let closing: Promise<void> | undefined;
-  return {
-    url,
+  const port = await listen(httpServer, opts.port, opts.host);
+  return realtimeServer({
+    url: serverUrl('ws', opts.host, port),
     port,
-    get connectionCount() {
-      return room.size;
+    room,
+    logger,
+    shutdown: async () => {
+      const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      for (const socket of handshaking) socket.destroy();
+      // Not library.shutDown(): it closes with 1000 instead of 1001, never terminates a
+      // peer that does not answer, and gives no way to learn when it is done.
+      await closeAllGracefully(
+        room.connections(),
+        {
+          close: (connection) => connection.close(CloseCode.goingAway, CloseReason.shutdown),
+          terminate: (connection) => connection.drop(CloseCode.goingAway, CloseReason.shutdown, true),
+          closed: (connection) => closedConnections.get(connection) ?? Promise.resolve(),
+        },
+        opts.shutdownTimeout,
+      );
+      // Upgraded sockets are no longer the http server's: end the lingering ones ourselves.
+      for (const socket of lingering) socket.destroy();
+      httpServer.closeAllConnections();
+      await stopped;
     },
-    stats: () => ({ connections: room.size, peakBufferedBytes: room.peakBufferedBytes }),
-    close: () => {
-      closing ??= (async () => {
-        const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-        for (const socket of handshaking) socket.destroy();
-        // Not library.shutDown(): it closes with 1000 instead of 1001, never terminates a
-        // peer that does not answer, and gives no way to learn when it is done.
-        await closeAllGracefully(
-          room.connections(),
-          {
-            close: (connection) => connection.close(CloseCode.goingAway, CloseReason.shutdown),
-            terminate: (connection) => connection.drop(CloseCode.goingAway, CloseReason.shutdown, true),
-            closed: (connection) => closedConnections.get(connection) ?? Promise.resolve(),
-          },
-          opts.shutdownTimeout,
-        );
-        // Upgraded sockets are no longer the http server's: end the lingering ones ourselves.
-        for (const socket of lingering) socket.destroy();
-        httpServer.closeAllConnections();
-        await stopped;
-        room.close();
-        logger.info({}, 'closed');
-      })();
-      return closing;
-    },
-  };
-}
-
-/** IPv6 literals need brackets in a URL. */
-export function formatHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
+  });
 }

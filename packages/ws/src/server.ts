@@ -1,5 +1,4 @@
 import { createServer as createHttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   CloseCode,
   CloseReason,
@@ -8,12 +7,15 @@ import {
   encodeServerText,
   guardHttpServer,
   Heartbeat,
+  listen,
   type RealtimeServer,
   Room,
   type RoomTransport,
+  realtimeServer,
   resolveServerOptions,
   type ServerOptions,
   SUBPROTOCOL,
+  serverUrl,
 } from '@socketlab/contract';
 import { WebSocket, WebSocketServer } from 'ws';
 
@@ -74,54 +76,31 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(opts.port, opts.host, () => {
-      httpServer.off('error', reject);
-      resolve();
-    });
-  });
+  const port = await listen(httpServer, opts.port, opts.host);
   heartbeat.start();
-  const { port } = httpServer.address() as AddressInfo;
-  const url = `ws://${formatHost(opts.host)}:${port}/`;
-  logger.info({ url }, 'listening');
-
-  let closing: Promise<void> | undefined;
-  return {
-    url,
+  return realtimeServer({
+    url: serverUrl('ws', opts.host, port),
     port,
-    get connectionCount() {
-      return room.size;
+    room,
+    logger,
+    shutdown: async () => {
+      const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      heartbeat.stop();
+      for (const socket of handshaking) socket.destroy();
+      await closeAllGracefully(
+        room.connections(),
+        {
+          close: (ws) => ws.close(CloseCode.goingAway, CloseReason.shutdown),
+          terminate: (ws) => ws.terminate(),
+          closed: (ws) =>
+            new Promise((resolve) =>
+              ws.readyState === WebSocket.CLOSED ? resolve(undefined) : ws.once('close', resolve),
+            ),
+        },
+        opts.shutdownTimeout,
+      );
+      httpServer.closeAllConnections();
+      await stopped;
     },
-    stats: () => ({ connections: room.size, peakBufferedBytes: room.peakBufferedBytes }),
-    close: () => {
-      closing ??= (async () => {
-        const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-        heartbeat.stop();
-        for (const socket of handshaking) socket.destroy();
-        await closeAllGracefully(
-          room.connections(),
-          {
-            close: (ws) => ws.close(CloseCode.goingAway, CloseReason.shutdown),
-            terminate: (ws) => ws.terminate(),
-            closed: (ws) =>
-              new Promise((resolve) =>
-                ws.readyState === WebSocket.CLOSED ? resolve(undefined) : ws.once('close', resolve),
-              ),
-          },
-          opts.shutdownTimeout,
-        );
-        httpServer.closeAllConnections();
-        await stopped;
-        room.close();
-        logger.info({}, 'closed');
-      })();
-      return closing;
-    },
-  };
-}
-
-/** IPv6 literals need brackets in a URL. */
-export function formatHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
+  });
 }
