@@ -13,7 +13,7 @@ import {
 import type { Adapter, ConnectionId, RealtimeClient } from '@socketlab/contract';
 import { adapter as wsAdapter } from '@socketlab/ws';
 import { afterEach, expect, it } from 'vitest';
-import { type ServerProcess, startServerProcess } from '../src/process.js';
+import { type ServerProcess, startServerProcess } from '@socketlab/cli/process';
 
 /**
  * Scale-out as a user runs it (CONTRACT.md section 5): server apps in their own processes,
