@@ -50,6 +50,13 @@ export async function runPrimary(app: ServerApp, parsed: ParsedArgs, logger: Log
     balancer = createHttpServer();
     const { setupMaster } = await import('@socket.io/sticky');
     setupMaster(balancer, { loadBalancingMethod: 'least-connection' });
+    // The primary only reads a request's first bytes to route it: a connection that sends
+    // nothing is not kept forever, and a reset before the hand-off is not an error here.
+    const idleLimit = parsed.options.handshakeTimeout ?? DEFAULTS.handshakeTimeout;
+    balancer.on('connection', (socket) => {
+      socket.setTimeout(idleLimit, () => socket.destroy());
+      socket.on('error', () => socket.destroy());
+    });
     try {
       await listen(balancer, parsed.options.port, parsed.options.host);
     } catch (error) {
