@@ -10,10 +10,10 @@ import {
   type ThrowawayRedis,
   uniquePrefix,
 } from '@socketlab/bus/testing';
+import { type ServerProcess, startServerProcess } from '@socketlab/cli/process';
 import type { Adapter, ConnectionId, RealtimeClient } from '@socketlab/contract';
 import { adapter as wsAdapter } from '@socketlab/ws';
 import { afterEach, expect, it } from 'vitest';
-import { type ServerProcess, startServerProcess } from '@socketlab/cli/process';
 
 /**
  * Scale-out as a user runs it (CONTRACT.md section 5): server apps in their own processes,
