@@ -102,6 +102,8 @@ export async function runPrimary(app: ServerApp, parsed: ParsedArgs, logger: Log
     });
     return worker;
   };
+  // Structured clone, not JSON: @socket.io/sticky sends each request's first bytes as a Buffer.
+  cluster.setupPrimary({ serialization: 'advanced' });
   for (let i = 0; i < count; i++) fork();
 
   const stop = (signal: NodeJS.Signals): void => {
