@@ -98,6 +98,7 @@ function hasToken(value: string | undefined, token: string): boolean {
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   403: 'Forbidden',
+  404: 'Not Found',
   405: 'Method Not Allowed',
   408: 'Request Timeout',
   426: 'Upgrade Required',

@@ -6,6 +6,11 @@ import type { Logger } from './logger.js';
 export interface GuardOptions extends HandshakePolicy {
   handshakeTimeout: number;
   logger: Logger;
+  /**
+   * Serves plain HTTP requests instead of the 426 answer, for a library that also speaks
+   * plain HTTP (socket.io's long-polling). The head timeout and head limit still apply.
+   */
+  serve?: (request: IncomingMessage, response: ServerResponse) => void;
 }
 
 /**
@@ -46,6 +51,10 @@ export function guardHttpServer(
 
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     settle(request.socket);
+    if (options.serve) {
+      options.serve(request, response);
+      return;
+    }
     const verdict = checkUpgrade(request, options);
     const status = verdict.ok ? 426 : verdict.status;
     const reason = verdict.ok ? 'this is a WebSocket server' : verdict.reason;

@@ -1,0 +1,158 @@
+import { Agent, type ClientRequest } from 'node:http';
+import {
+  CloseCode,
+  type CloseInfo,
+  type ConnectOptions,
+  fromEvent,
+  HandshakeError,
+  Inbox,
+  type Incoming,
+  type RealtimeClient,
+} from '@socketlab/contract';
+import { io, type Socket } from 'socket.io-client';
+
+/**
+ * The parts of engine.io-client 6.6's transports this client drives that its typings leave
+ * out: the websocket transport's `ws` socket (Node), and the polling transport's `pause`.
+ */
+interface ClientTransportInternals {
+  readonly name: string;
+  ws?: { terminate(): void; _socket?: { pause(): void } } | null;
+  pause(onPause: () => void): void;
+}
+
+/** Reasons socket.io gives for a disconnect somebody asked for; anything else was abnormal. */
+const ORDERLY = new Set(['io server disconnect', 'io client disconnect']);
+
+/** A contract client on socket.io-client, over one transport, never upgrading or reconnecting. */
+export function connect(url: string, options: ConnectOptions = {}): Promise<RealtimeClient> {
+  const transportName = options.transport ?? 'websocket';
+  // Polling: this client's own connections, so terminate() can cut exactly them. Idle
+  // keep-alive sockets do not hold the process open (Node unrefs them).
+  const agent = transportName === 'polling' ? new Agent({ keepAlive: true }) : undefined;
+  const socket: Socket = io(url, {
+    forceNew: true,
+    reconnection: false,
+    transports: [transportName],
+    upgrade: false,
+    timeout: options.timeout ?? 10_000,
+    // Node's XHR and ws both send these; an Origin header is what a browser would send.
+    ...(options.origin === undefined ? {} : { extraHeaders: { Origin: options.origin } }),
+    ...(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload }),
+    ...(agent === undefined ? {} : { agent: agent as unknown as string }),
+  });
+  const inbox = new Inbox();
+  let terminated = false;
+  socket.onAny((event: string, ...args: unknown[]) => {
+    inbox.push(fromEvent(event, args[0]) as unknown as Incoming);
+  });
+  let settleClosed: (info: CloseInfo) => void = () => {};
+  const closed = new Promise<CloseInfo>((resolve) => {
+    settleClosed = (info) => {
+      inbox.close(info);
+      resolve(info);
+    };
+  });
+  socket.on('disconnect', (reason) => {
+    const code = !terminated && ORDERLY.has(reason) ? CloseCode.normal : CloseCode.abnormal;
+    settleClosed({ code, reason });
+  });
+
+  return new Promise((resolve, reject) => {
+    socket.once('connect_error', (error) => {
+      const status = statusOf(error);
+      socket.disconnect();
+      settleClosed({ code: CloseCode.abnormal, reason: error.message });
+      reject(
+        new HandshakeError(
+          status === undefined
+            ? `connection failed: ${error.message}`
+            : `server refused the handshake with HTTP ${status}`,
+          status,
+        ),
+      );
+    });
+    socket.once('connect', () => {
+      // The transport never changes: no upgrade was asked for.
+      const transport = socket.io.engine.transport as unknown as ClientTransportInternals;
+      const ws = transport.ws ?? undefined;
+      resolve({
+        protocol: '',
+        send: (message) => {
+          const { type, ...rest } = message;
+          socket.emit(type, rest);
+        },
+        emit: (event, ...args) => {
+          socket.emit(event, ...args);
+        },
+        sendBinary: () => {
+          throw new Error('socket.io has no top-level binary message: send binary inside a payload');
+        },
+        receive: (type, timeoutMs) => inbox.take(type, timeoutMs),
+        pending: () => inbox.pending(),
+        closed,
+        close: () => {
+          socket.disconnect();
+          return closed;
+        },
+        pauseReading: () => {
+          if (ws) {
+            // A paused TCP socket: the server's pings and messages pile up unread.
+            ws._socket?.pause();
+          } else {
+            // No further polls (the one in flight completes): the server keeps everything queued.
+            transport.pause(() => {});
+          }
+        },
+        terminate: () => {
+          terminated = true;
+          if (ws) {
+            ws.terminate();
+            return;
+          }
+          // A paused transport sends nothing more (not even the disconnect packet); then the
+          // client's connections are cut, like a killed browser tab's: the server sees its
+          // pending poll end abruptly.
+          transport.pause(() => {});
+          if (agent) cutConnections(agent);
+          socket.disconnect();
+        },
+      });
+    });
+  });
+}
+
+/**
+ * Destroys every connection of a polling client. A poll request the client just issued is
+ * written first (Node assigns its socket on the next tick and writes it after), so the
+ * server sees that poll end prematurely rather than never seeing it at all.
+ */
+function cutConnections(agent: Agent): void {
+  setImmediate(() => {
+    for (const sockets of Object.values(agent.sockets)) {
+      for (const socket of sockets ?? []) {
+        // Node's own link from a socket to the request it carries; not in @types/node.
+        const request = (socket as { _httpMessage?: ClientRequest | null })._httpMessage;
+        if (request && !request.writableFinished) request.once('finish', () => socket.destroy());
+        else socket.destroy();
+      }
+    }
+    for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
+  });
+}
+
+/**
+ * The HTTP status of a refused handshake, from socket.io-client's connect_error:
+ * polling reports the XHR status as `description`; the websocket transport in Node
+ * passes on ws's error event, whose message names the unexpected response.
+ */
+function statusOf(error: Error): number | undefined {
+  const { description } = error as Error & { description?: unknown };
+  if (typeof description === 'number' && description > 0) return description;
+  const text =
+    typeof description === 'object' && description !== null && 'message' in description
+      ? String((description as { message: unknown }).message)
+      : error.message;
+  const match = /Unexpected server response: (\d{3})/.exec(text);
+  return match ? Number(match[1]) : undefined;
+}

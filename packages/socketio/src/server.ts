@@ -1,0 +1,334 @@
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket as NetSocket } from 'node:net';
+import {
+  closeAllGracefully,
+  DEFAULTS,
+  guardHttpServer,
+  httpRefusal,
+  isOriginAllowed,
+  listen,
+  type RealtimeServer,
+  Room,
+  type RoomTransport,
+  realtimeServer,
+  resolveServerOptions,
+  type ServerMessage,
+  type ServerOptions,
+  serverUrl,
+  toEvent,
+} from '@socketlab/contract';
+import { Server as EngineServer, type Socket as EngineSocket } from 'engine.io';
+import { Server as IoServer, type Socket } from 'socket.io';
+
+/** socket.io's default path: what every stock client asks for (CONTRACT.md section 3). */
+export const SOCKET_IO_PATH = '/socket.io/';
+
+/**
+ * The parts of engine.io's transports this adapter reads that its typings leave out.
+ * engine.io 6.6: the websocket transport keeps its `ws` socket in `socket`; the polling
+ * transport keeps the pending GET's response in `res`, and a close it could not send yet
+ * (no GET pending) in `shouldClose`, which otherwise fires after a fixed 30 s.
+ */
+interface TransportInternals {
+  readonly name: string;
+  socket?: { readonly bufferedAmount: number; readonly readyState: number; terminate(): void } & NodeJS.EventEmitter;
+  res?: ServerResponse | null;
+  shouldClose?: (() => void) | null;
+}
+
+/** An engine.io packet as its `packetCreate` event gives it. */
+interface EnginePacket {
+  data?: string | Buffer | ArrayBuffer | ArrayBufferView;
+}
+
+const WS_CLOSED = 3;
+
+/**
+ * Per connection: bytes engine.io holds in its write buffer (it queues while its transport
+ * is not writable: a websocket whose last batch the kernel has not taken, a polling client
+ * with no GET pending), and the socket the last polling response went out on.
+ */
+class OutboundMeter {
+  queuedBytes = 0;
+  pollSocket: NetSocket | undefined;
+
+  constructor(conn: EngineSocket) {
+    conn.on('packetCreate', (packet: EnginePacket) => {
+      this.queuedBytes += packetSize(packet);
+    });
+    // engine.io hands its whole write buffer to the transport at once.
+    conn.on('flush', () => {
+      this.queuedBytes = 0;
+      const transport = conn.transport as unknown as TransportInternals;
+      if (transport.name === 'polling') this.pollSocket = (transport.res?.socket as NetSocket | null) ?? undefined;
+    });
+  }
+
+  /** Unsent bytes: engine.io's queue plus what its transport has not handed to the kernel. */
+  bufferedAmount(conn: EngineSocket): number {
+    const transport = conn.transport as unknown as TransportInternals;
+    if (transport.name === 'websocket') return this.queuedBytes + (transport.socket?.bufferedAmount ?? 0);
+    return this.queuedBytes + (this.pollSocket?.writableLength ?? 0);
+  }
+}
+
+function packetSize(packet: EnginePacket): number {
+  const { data } = packet;
+  // One byte for the packet type.
+  if (data === undefined) return 1;
+  if (typeof data === 'string') return 1 + Buffer.byteLength(data);
+  return 1 + data.byteLength;
+}
+
+/** Ends a connection now, without waiting for a peer that may never answer. */
+function terminateTransport(conn: EngineSocket): void {
+  const transport = conn.transport as unknown as TransportInternals;
+  if (transport.name === 'websocket') {
+    transport.socket?.terminate();
+    return;
+  }
+  // A polling close queued for the next GET: run it now instead of after 30 s.
+  transport.shouldClose?.();
+  // discard: close without waiting for the write buffer to drain.
+  conn.close(true);
+}
+
+/**
+ * The orderly close of one connection. Polling: the transport's own close, which rides on the
+ * next poll together with whatever is queued (engine.io's `close()` would first wait for one
+ * poll to drain the queue, then for another to carry the close).
+ */
+function closeTransport(conn: EngineSocket): void {
+  if (conn.transport.name === 'polling') conn.transport.close();
+  else conn.close();
+}
+
+/** Resolves when the connection is really gone: the websocket closed, or the polling session ended. */
+function transportClosed(conn: EngineSocket): Promise<void> {
+  const transport = conn.transport as unknown as TransportInternals;
+  const ws = transport.name === 'websocket' ? transport.socket : undefined;
+  if (ws) {
+    return new Promise((resolve) => (ws.readyState === WS_CLOSED ? resolve() : ws.once('close', () => resolve())));
+  }
+  return new Promise((resolve) => (conn.readyState === 'closed' ? resolve() : conn.once('close', () => resolve())));
+}
+
+/** Writes an HTTP refusal on a plain request: status, a text body that says why, and close. */
+function answer(response: ServerResponse, status: number, reason: string): void {
+  response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
+  response.end(`${reason}\n`);
+}
+
+/** The request target as a URL (only its path and query matter); undefined when unparsable. */
+function requestUrl(request: IncomingMessage): URL | undefined {
+  try {
+    return new URL(request.url ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
+}
+
+function emitTo(socket: Socket, message: ServerMessage): void {
+  const [event, arg] = toEvent(message);
+  socket.emit(event, arg);
+}
+
+/** A listening contract server on socket.io, serving both the websocket and the long-polling transports. */
+export async function createServer(options: ServerOptions = {}): Promise<RealtimeServer> {
+  const opts = resolveServerOptions(options);
+  const { logger } = opts;
+  /** Per engine.io session, from its first packet on. */
+  const meters = new Map<EngineSocket, OutboundMeter>();
+
+  const engine = new EngineServer({
+    transports: ['polling', 'websocket'],
+    // The server pings every interval; a peer that has not answered by the next one is dropped.
+    pingInterval: opts.heartbeatInterval,
+    pingTimeout: opts.heartbeatInterval,
+    // One ws frame or one polling POST body; socket.io's own default is 1e6, not 1 MiB.
+    maxHttpBufferSize: opts.maxPayload,
+    perMessageDeflate: false,
+    // Refused origins never get here (see `serve` and the guard): every origin that does is
+    // allowed, so reflecting it is exactly the allowlist. Browsers need it for polling.
+    cors: { origin: true },
+  });
+  const io = new IoServer({
+    path: SOCKET_IO_PATH,
+    serveClient: false,
+    // An engine.io session that never joins a namespace is a handshake not completed in time.
+    connectTimeout: opts.handshakeTimeout,
+  });
+  io.bind(engine);
+  const namespace = io.of('/');
+
+  const transport: RoomTransport<Socket> = {
+    send: (socket, message) => emitTo(socket, message),
+    sendToMany: (sockets, message) => {
+      // One emit to many: socket.io encodes the packet once. Writes are synchronous, so
+      // each socket's order is the order of these calls.
+      const [event, arg] = toEvent(message);
+      if (sockets.length === namespace.sockets.size) io.local.emit(event, arg);
+      else io.local.to(sockets.map((socket) => socket.id)).emit(event, arg);
+    },
+    sendBinary: () => {
+      // socket.io has no top-level binary message: binary travels inside payloads (echo).
+      throw new Error('socket.io carries binary inside event payloads only');
+    },
+    bufferedAmount: (socket) => meters.get(socket.conn)?.bufferedAmount(socket.conn) ?? 0,
+    dropSlowConsumer: (socket) => {
+      // Best effort disconnect packet (it will sit behind the backlog), then free the backlog.
+      socket.disconnect(true);
+      terminateTransport(socket.conn);
+    },
+  };
+  const room = new Room(transport, { outboundLimit: opts.outboundLimit, bus: opts.bus, logger });
+
+  namespace.on('connection', (socket) => {
+    const conn = socket.conn;
+    conn.on('close', (reason: string) => {
+      // engine.io closes a websocket politely, leaving a dead peer's TCP open for ws's 30 s.
+      if (reason === 'ping timeout') {
+        logger.info({ id: socket.id }, 'heartbeat timeout: terminating');
+        terminateTransport(conn);
+      }
+    });
+    socket.on('disconnect', (reason) => {
+      logger.debug({ id: socket.id, reason }, 'connection closed');
+      room.remove(socket);
+    });
+    socket.on('error', (error) => logger.debug({ id: socket.id, err: error.message }, 'connection error'));
+    // Every event, known or not: the room answers unknown ones with bad_request.
+    socket.onAny((event: string, ...args: unknown[]) => room.receiveEvent(socket, event, args[0]));
+    room.add(socket, socket.id);
+  });
+
+  /** engine.io sessions by id, for the polling requests that name one. */
+  const sessions = new Map<string, EngineSocket>();
+  engine.on('connection', (conn: EngineSocket) => {
+    // `id` is public in engine.io's docs, private in its typings.
+    const { id } = conn as unknown as { id: string };
+    sessions.set(id, conn);
+    meters.set(conn, new OutboundMeter(conn));
+    conn.once('close', () => {
+      sessions.delete(id);
+      meters.delete(conn);
+    });
+    conn.on('packet', (packet: { type: string; data?: unknown }) => limitMessageSize(conn, packet));
+  });
+
+  /**
+   * A socket.io message with binary parts arrives as several engine.io packets, each under
+   * maxHttpBufferSize on its own: sum them, so the contract's limit is on the message.
+   */
+  const partial = new WeakMap<EngineSocket, { bytes: number; attachments: number }>();
+  function limitMessageSize(conn: EngineSocket, packet: { type: string; data?: unknown }): void {
+    if (packet.type !== 'message') return;
+    const { data } = packet;
+    let state = partial.get(conn);
+    if (typeof data === 'string') {
+      // socket.io-parser: "5" (binary event) or "6" (binary ack), then the attachment count and "-".
+      const match = /^[56](\d+)-/.exec(data);
+      state = match ? { bytes: Buffer.byteLength(data), attachments: Number(match[1]) } : undefined;
+    } else if (state && (Buffer.isBuffer(data) || data instanceof ArrayBuffer)) {
+      state.bytes += data.byteLength;
+      state.attachments -= 1;
+    }
+    if (state && state.bytes > opts.maxPayload) {
+      logger.debug({ bytes: state.bytes }, 'message over maxPayload: disconnecting');
+      partial.delete(conn);
+      conn.close(true);
+      return;
+    }
+    if (state && state.attachments > 0) partial.set(conn, state);
+    else partial.delete(conn);
+  }
+
+  let shuttingDown = false;
+  const httpServer = createHttpServer({ maxHeaderSize: DEFAULTS.maxHeadSize });
+  const handshaking = guardHttpServer(
+    httpServer,
+    {
+      ...opts,
+      // The subprotocol clause is the WebSocket adapters'; socket.io clients never offer one.
+      requireProtocol: false,
+      // Long-polling is plain HTTP: every request (handshake or later poll) passes the origin check here.
+      serve: (request, response) => {
+        const url = requestUrl(request);
+        if (url?.pathname !== SOCKET_IO_PATH) {
+          answer(response, 404, `this is a socket.io server: connect on ${SOCKET_IO_PATH}`);
+          return;
+        }
+        if (!isOriginAllowed(request.headers.origin, opts.allowedOrigins)) {
+          logger.debug({ origin: request.headers.origin }, 'polling request refused: origin not allowed');
+          answer(response, 403, 'origin not allowed');
+          return;
+        }
+        const sid = url.searchParams.get('sid');
+        if (shuttingDown && sid === null) {
+          answer(response, 503, 'server shutting down');
+          return;
+        }
+        if (request.method === 'POST' && sid !== null) watchOverLimitPost(sid, response);
+        engine.handleRequest(request, response);
+      },
+    },
+    // The guard already refused a bad upgrade, a foreign origin included, with its 4xx.
+    (request, socket, head) => {
+      if (requestUrl(request)?.pathname !== SOCKET_IO_PATH) {
+        socket.end(httpRefusal(404, `this is a socket.io server: connect on ${SOCKET_IO_PATH}`));
+        return;
+      }
+      if (shuttingDown) {
+        socket.end(httpRefusal(503, 'server shutting down'));
+        return;
+      }
+      engine.handleUpgrade(request, socket, head);
+    },
+  );
+
+  /**
+   * engine.io answers a polling POST over maxHttpBufferSize with 413 but keeps the session:
+   * the contract closes that connection (socket.io: disconnect), so close it here.
+   */
+  function watchOverLimitPost(sid: string, response: ServerResponse): void {
+    response.once('finish', () => {
+      if (response.statusCode !== 413) return;
+      const conn = sessions.get(sid);
+      if (!conn) return;
+      logger.debug({ sid }, 'polling POST over maxPayload: disconnecting');
+      conn.close(true);
+    });
+  }
+
+  const port = await listen(httpServer, opts.port, opts.host);
+  return realtimeServer({
+    url: serverUrl('http', opts.host, port),
+    port,
+    room,
+    logger,
+    shutdown: async () => {
+      // Polling sessions need new HTTP requests (often on new connections) to receive their
+      // close and to answer it, so the listener stays open until they are done; only new
+      // sessions are refused meanwhile.
+      shuttingDown = true;
+      await closeAllGracefully(
+        room.connections(),
+        {
+          // An engine.io close, not socket.disconnect(): a socket.io client takes "io server
+          // disconnect" as "do not come back", while a transport close (what 1001 says) lets it
+          // reconnect to another server.
+          close: (socket) => closeTransport(socket.conn),
+          terminate: (socket) => terminateTransport(socket.conn),
+          closed: (socket) => transportClosed(socket.conn),
+        },
+        opts.shutdownTimeout,
+      );
+      // Sessions that never joined a namespace, and engine.io's ws server.
+      await io.close();
+      const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      for (const socket of handshaking) socket.destroy();
+      httpServer.closeAllConnections();
+      await stopped;
+    },
+  });
+}
