@@ -114,7 +114,8 @@ export async function runPrimary(app: ServerApp, parsed: ParsedArgs, logger: Log
     }
     stopping = true;
     logger.info({ signal }, 'shutting down workers');
-    balancer?.close();
+    // The balancer stays open: a polling session gets its close on its next request, and
+    // the workers refuse new sessions themselves while they shut down.
     const alive = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined);
     const exitCodes = alive.map(
       (worker) => new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code))),

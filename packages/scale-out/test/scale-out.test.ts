@@ -11,7 +11,8 @@ import {
   uniquePrefix,
 } from '@socketlab/bus/testing';
 import { type ServerProcess, startServerProcess } from '@socketlab/cli/process';
-import type { Adapter, ConnectionId, RealtimeClient } from '@socketlab/contract';
+import type { Adapter, ConnectionId, ConnectOptions, RealtimeClient } from '@socketlab/contract';
+import { adapter as socketioAdapter } from '@socketlab/socketio';
 import { adapter as wsAdapter } from '@socketlab/ws';
 import { afterEach, expect, it } from 'vitest';
 
@@ -31,6 +32,7 @@ const CLIENTS: Record<string, Adapter> = {
   'ws-server': wsAdapter,
   'net-server': wsAdapter,
   'websocket-server': wsAdapter,
+  'socketio-server': socketioAdapter,
 };
 
 const BOOT = 60_000;
@@ -59,10 +61,10 @@ await describeWithRedis('scale-out over Redis (server apps as processes)', () =>
     return server;
   };
   const onRedis = (prefix: string, url = TEST_REDIS_URL) => ['--redis-url', url, '--redis-prefix', prefix];
-  const joinTo = async (server: ServerProcess, app = server.name): Promise<Member> => {
+  const joinTo = async (server: ServerProcess, app = server.name, options: ConnectOptions = {}): Promise<Member> => {
     const clientAdapter = CLIENTS[app];
     if (!clientAdapter) throw new Error(`no client for ${app}: add it to CLIENTS in this test`);
-    const client = await clientAdapter.connect(server.url);
+    const client = await clientAdapter.connect(server.url, options);
     clients.push(client);
     const welcome = await client.receive();
     if (welcome.type !== 'welcome') throw new Error(`${app}: first message was ${welcome.type}`);
@@ -172,51 +174,89 @@ await describeWithRedis('scale-out over Redis (server apps as processes)', () =>
     BOOT,
   );
 
-  it(
-    '--workers 2: one port, clients spread over both workers see each other; SIGTERM closes all and exits 0',
-    async () => {
-      const prefix = uniquePrefix('workers');
-      const server = await start('ws-server', ['--workers', '2', '--verbose', ...onRedis(prefix)]);
-      expect(server.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/$/);
-      expect(server.port).toBeGreaterThan(0);
-      const members: Member[] = [];
-      for (let i = 0; i < 4; i++) {
-        const member = await joinTo(server, 'ws-server');
-        for (const earlier of members) await expectJoin(earlier, member, members);
-        members.push(member);
-      }
-      // Which worker took which client: the workers' own debug logs say.
-      const workerOf = await eventually(
-        () => {
-          const map = new Map<string, number>();
-          for (const line of server.stderr().split('\n')) {
-            if (!line.includes('"connection joined"')) continue;
-            const entry = JSON.parse(line) as { id: string; worker: number };
-            map.set(entry.id, entry.worker);
-          }
-          return members.every((m) => map.has(m.id)) && map;
-        },
-        5_000,
-        'a join log line for every client',
-      );
-      const workers = new Set(members.map((m) => workerOf.get(m.id)));
-      expect(workers.size, 'clients landed on both workers').toBe(2);
+  /** Which worker took which client: the workers' own debug logs say. */
+  const workersOf = (server: ServerProcess, members: readonly Member[]) =>
+    eventually(
+      () => {
+        const map = new Map<string, number>();
+        for (const line of server.stderr().split('\n')) {
+          if (!line.includes('"connection joined"')) continue;
+          const entry = JSON.parse(line) as { id: string; worker: number };
+          map.set(entry.id, entry.worker);
+        }
+        return members.every((m) => map.has(m.id)) && map;
+      },
+      5_000,
+      'a join log line for every client',
+    );
 
-      const [sender] = members as [Member];
+  const workersCase = (app: string, transports: readonly (ConnectOptions['transport'] | undefined)[]) => async () => {
+    const prefix = uniquePrefix('workers');
+    const server = await start(app, ['--workers', '2', '--verbose', ...onRedis(prefix)]);
+    expect(server.url).toMatch(/^(ws|http):\/\/127\.0\.0\.1:\d+\/$/);
+    expect(server.port).toBeGreaterThan(0);
+    const members: Member[] = [];
+    for (const transport of transports) {
+      const member = await joinTo(server, app, transport === undefined ? {} : { transport });
+      for (const earlier of members) await expectJoin(earlier, member, members);
+      members.push(member);
+    }
+    const workerOf = await workersOf(server, members);
+    expect(new Set(members.map((m) => workerOf.get(m.id))).size, 'clients landed on both workers').toBe(2);
+
+    for (const sender of members) {
       const local = members.filter((m) => workerOf.get(m.id) === workerOf.get(sender.id)).length;
-      sender.client.send({ type: 'broadcast', payload: 'to all workers' });
-      expect(await sender.client.receive('broadcastResult')).toMatchObject({ recipients: local });
+      sender.client.send({ type: 'broadcast', payload: { to: 'all workers', from: sender.id } });
+      expect(await sender.client.receive('broadcastResult', CROSS)).toMatchObject({ recipients: local });
       for (const member of members) {
         expect(await member.client.receive('broadcast', CROSS)).toStrictEqual({
           type: 'broadcast',
           from: sender.id,
-          payload: 'to all workers',
+          payload: { to: 'all workers', from: sender.id },
         });
       }
+    }
 
-      const exit = server.stop('SIGTERM');
-      for (const member of members) expect((await member.client.closed).code).toBe(1001);
-      expect(await exit).toBe(0);
+    const exit = server.stop('SIGTERM');
+    for (const member of members) {
+      const closed = await member.client.closed;
+      if (CLIENTS[app]?.capabilities.closeCodes) expect(closed.code).toBe(1001);
+    }
+    expect(await exit).toBe(0);
+  };
+
+  it(
+    '--workers 2 (ws-server): one port, clients spread over both workers see each other; SIGTERM closes all and exits 0',
+    workersCase('ws-server', [undefined, undefined, undefined, undefined]),
+    BOOT,
+  );
+
+  it(
+    '--workers 2 (socketio-server): sticky sessions, so long-polling works beside websocket across workers',
+    workersCase('socketio-server', ['polling', 'websocket', 'polling', 'polling', 'websocket']),
+    BOOT,
+  );
+
+  it(
+    'socket.io binary payloads cross processes as bytes',
+    async () => {
+      const prefix = uniquePrefix('binary');
+      const [one, two] = await Promise.all([
+        start('socketio-server', onRedis(prefix)),
+        start('socketio-server', onRedis(prefix)),
+      ]);
+      const a = await joinTo(one, 'socketio-server', { transport: 'websocket' });
+      const b = await joinTo(two, 'socketio-server', { transport: 'polling' });
+      await a.client.receive('join', CROSS);
+      const payload = { file: Buffer.from([0, 1, 2, 254, 255]), meta: { name: 'x.bin', parts: [Buffer.from('hi')] } };
+      a.client.send({ type: 'broadcast', payload });
+      const received = await b.client.receive('broadcast', CROSS);
+      expect(received.from).toBe(a.id);
+      const got = received.payload as { file: Uint8Array; meta: { name: string; parts: Uint8Array[] } };
+      expect(got.file).toBeInstanceOf(Uint8Array);
+      expect([...got.file]).toEqual([0, 1, 2, 254, 255]);
+      expect(got.meta.name).toBe('x.bin');
+      expect(Buffer.from(got.meta.parts[0]!).toString()).toBe('hi');
     },
     BOOT,
   );
