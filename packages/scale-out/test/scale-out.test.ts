@@ -1,4 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -329,6 +330,66 @@ await describeWithRedis('scale-out over Redis (server apps as processes)', () =>
         ]);
         expect(Date.now() - startedAt).toBeLessThan(15_000);
       }
+    },
+    BOOT,
+  );
+
+  it(
+    '--workers: a port in use is one line and exit 1; a worker that dies is replaced and the rest serve on',
+    async () => {
+      const blocker = createNetServer();
+      await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+      const busyPort = (blocker.address() as AddressInfo).port;
+      try {
+        const failure = await start('ws-server', [
+          '--workers',
+          '2',
+          ...onRedis(uniquePrefix('busy')),
+          '--port',
+          String(busyPort),
+        ]).then(
+          () => new Error('the app started'),
+          (error: Error) => error,
+        );
+        expect(failure.message).toContain('exited with 1 before it was ready');
+        expect(failure.message.split('\n').filter((line) => line.includes('address already in use'))).toEqual([
+          `ws-server: cannot listen on 127.0.0.1:${busyPort}: address already in use`,
+        ]);
+      } finally {
+        blocker.close();
+      }
+
+      const server = await start('ws-server', ['--workers', '2', '--verbose', ...onRedis(uniquePrefix('replace'))]);
+      const pids = await eventually(
+        () => {
+          const found = new Set<number>();
+          for (const line of server.stderr().split('\n')) {
+            if (!line.includes('"bus connected"')) continue;
+            found.add((JSON.parse(line) as { pid: number }).pid);
+          }
+          return found.size === 2 && [...found];
+        },
+        5_000,
+        'both workers to log their bus connection',
+      );
+      process.kill(pids[0]!, 'SIGKILL');
+      await eventually(
+        () => server.stderr().includes('worker exited unexpectedly: starting a replacement'),
+        10_000,
+        'the primary to replace the dead worker',
+      );
+      await eventually(() => server.stderr().split('"bus connected"').length - 1 === 3, 15_000, 'the replacement');
+      // Every worker serves and shares the room: clients spread over the survivor and the replacement.
+      const members: Member[] = [];
+      for (let i = 0; i < 4; i++) {
+        const member = await joinTo(server);
+        for (const earlier of members) await expectJoin(earlier, member, members);
+        members.push(member);
+      }
+      const workerOf = await workersOf(server, members);
+      expect(new Set(members.map((m) => workerOf.get(m.id))).size).toBe(2);
+      expect(server.child.exitCode).toBeNull();
+      expect(await server.stop('SIGTERM')).toBe(0);
     },
     BOOT,
   );
