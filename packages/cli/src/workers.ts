@@ -72,23 +72,38 @@ export async function runPrimary(app: ServerApp, parsed: ParsedArgs, logger: Log
   let stopping = false;
   const readyUrls = new Map<number, string>();
 
+  /** Replacements that failed in a row: each waits twice as long (Redis may be down). */
+  let failedReplacements = 0;
+
   const fork = (): Worker => {
     const worker = cluster.fork();
     worker.on('message', (message: WorkerMessage) => {
       if (message?.type === WORKER_MESSAGE.failed && !stopping) {
+        if (ready) {
+          // A replacement that cannot start: the others serve on; its exit schedules another.
+          failedReplacements++;
+          logger.error({ worker: worker.id, reason: message.message }, 'replacement worker could not start');
+          return;
+        }
         stopping = true;
         process.stderr.write(`${app.name}: ${message.message}\n`);
         for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGKILL');
         process.exit(1);
       }
-      if (message?.type !== WORKER_MESSAGE.ready || ready) return;
+      if (message?.type !== WORKER_MESSAGE.ready) return;
       readyUrls.set(worker.id, message.url);
+      if (ready) {
+        failedReplacements = 0;
+        logger.warn({ worker: worker.id }, 'replacement worker listening');
+        return;
+      }
       if (readyUrls.size < count) return;
       ready = true;
       process.stdout.write(readyLine(app, publicUrl(message.url, balancer)));
       logger.info({ workers: count }, 'all workers listening');
     });
     worker.on('exit', (code, signal) => {
+      readyUrls.delete(worker.id);
       if (stopping) return;
       if (!ready) {
         stopping = true;
@@ -97,8 +112,11 @@ export async function runPrimary(app: ServerApp, parsed: ParsedArgs, logger: Log
         process.exit(1);
       }
       // Its clients are gone (the others got no leave for them: see the bus README); serve on.
-      logger.error({ worker: worker.id, code, signal }, 'worker exited unexpectedly: starting a replacement');
-      fork();
+      const delayMs = failedReplacements === 0 ? 0 : Math.min(30_000, 500 * 2 ** (failedReplacements - 1));
+      logger.error({ worker: worker.id, code, signal, delayMs }, 'worker exited unexpectedly: starting a replacement');
+      setTimeout(() => {
+        if (!stopping) fork();
+      }, delayMs);
     });
     return worker;
   };
@@ -121,8 +139,12 @@ export async function runPrimary(app: ServerApp, parsed: ParsedArgs, logger: Log
       (worker) => new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code))),
     );
     for (const worker of alive) {
-      if (worker.isConnected()) worker.send({ type: WORKER_MESSAGE.shutdown } satisfies WorkerMessage);
-      else worker.process.kill('SIGTERM');
+      // A worker still starting has no handler for the request yet; SIGTERM ends it either way.
+      if (readyUrls.has(worker.id) && worker.isConnected()) {
+        worker.send({ type: WORKER_MESSAGE.shutdown } satisfies WorkerMessage);
+      } else {
+        worker.process.kill('SIGTERM');
+      }
     }
     // Workers bound their own shutdown by --shutdown-timeout; this only guards against a hang.
     const limit = (parsed.options.shutdownTimeout ?? DEFAULTS.shutdownTimeout) + 10_000;
