@@ -226,15 +226,14 @@ await describeWithRedis('scale-out over Redis (server apps as processes)', () =>
     expect(await exit).toBe(0);
   };
 
-  it(
-    '--workers 2 (ws-server): one port, clients spread over both workers see each other; SIGTERM closes all and exits 0',
-    workersCase('ws-server', [undefined, undefined, undefined, undefined]),
-    BOOT,
-  );
+  /** socket.io: long-polling sessions (many requests each) beside websocket ones. */
+  const TRANSPORTS: Record<string, readonly (ConnectOptions['transport'] | undefined)[]> = {
+    'socketio-server': ['polling', 'websocket', 'polling', 'polling', 'websocket'],
+  };
 
-  it(
-    '--workers 2 (socketio-server): sticky sessions, so long-polling works beside websocket across workers',
-    workersCase('socketio-server', ['polling', 'websocket', 'polling', 'polling', 'websocket']),
+  it.each(APPS)(
+    '--workers 2 (%s): one port, clients spread over both workers see each other; SIGTERM closes all, exit 0',
+    (app) => workersCase(app, TRANSPORTS[app] ?? [undefined, undefined, undefined, undefined])(),
     BOOT,
   );
 
