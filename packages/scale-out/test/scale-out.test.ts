@@ -262,52 +262,69 @@ await describeWithRedis('scale-out over Redis (server apps as processes)', () =>
   );
 
   it(
-    'Redis restart in the middle: local delivery goes on, cross-process delivery resumes, nothing crashes',
+    `Redis restart in the middle (${APPS.join(', ')}): local delivery goes on, cross-process delivery resumes, nothing crashes`,
     async () => {
       throwaway = await startThrowawayRedis();
       const prefix = uniquePrefix('restart');
-      const other = APPS.find((app) => app !== 'ws-server' && CLIENTS[app] === wsAdapter) ?? 'ws-server';
-      const [one, two] = await Promise.all([
-        start('ws-server', onRedis(prefix, throwaway.url)),
-        start(other, onRedis(prefix, throwaway.url)),
-      ]);
-      const a = await joinTo(one);
-      const b = await joinTo(two);
-      expect(await a.client.receive('join', CROSS)).toStrictEqual({ type: 'join', id: b.id });
+      const started = await Promise.all(APPS.map((app) => start(app, onRedis(prefix, throwaway!.url))));
+      const members: Member[] = [];
+      for (const server of started) {
+        const member = await joinTo(server);
+        for (const earlier of members) await expectJoin(earlier, member, members);
+        members.push(member);
+      }
 
       await throwaway.stop();
-      await eventually(() => one.stderr().includes('redis connection lost'), 10_000, 'ws-server to log the outage');
-      await eventually(() => two.stderr().includes('redis connection lost'), 10_000, `${other} to log the outage`);
-      // Local clients are served as before.
-      const a2 = await joinTo(one);
-      expect(await a.client.receive('join')).toStrictEqual({ type: 'join', id: a2.id });
-      a.client.send({ type: 'broadcast', payload: 'while redis is down' });
-      expect(await a.client.receive('broadcast')).toMatchObject({ from: a.id });
-      expect(await a.client.receive('broadcastResult')).toMatchObject({ recipients: 2 });
-      expect(await a2.client.receive('broadcast')).toMatchObject({ from: a.id, payload: 'while redis is down' });
-      b.client.send({ type: 'echo', payload: 'still here' });
-      expect(await b.client.receive('echo')).toStrictEqual({ type: 'echo', payload: 'still here' });
+      for (const server of started) {
+        await eventually(
+          () => server.stderr().includes('redis connection lost'),
+          10_000,
+          `${server.name} to log the outage`,
+        );
+      }
+      // Local clients are served as before: a join, a broadcast with its local count, echoes.
+      const [first] = members as [Member];
+      const local = await joinTo(started[0]!);
+      expect(await first.client.receive('join')).toStrictEqual({ type: 'join', id: local.id });
+      first.client.send({ type: 'broadcast', payload: 'while redis is down' });
+      expect(await first.client.receive('broadcast')).toMatchObject({ from: first.id });
+      expect(await first.client.receive('broadcastResult')).toMatchObject({ recipients: 2 });
+      expect(await local.client.receive('broadcast')).toMatchObject({ from: first.id, payload: 'while redis is down' });
+      for (const member of members) {
+        member.client.send({ type: 'echo', payload: `still here: ${member.app}` });
+        expect(await member.client.receive('echo')).toStrictEqual({
+          type: 'echo',
+          payload: `still here: ${member.app}`,
+        });
+      }
 
       await throwaway.start();
-      // Cross-process delivery resumes once both servers are back: broadcast until one arrives.
+      // Cross-process delivery resumes once every server is back: broadcast until all others got one.
+      const sender = members.at(-1)!;
+      const others = [...members.slice(0, -1), local];
       let attempt = 0;
       await eventually(
         async () => {
-          b.client.send({ type: 'broadcast', payload: { attempt: ++attempt } });
-          await b.client.receive('broadcastResult');
-          return a.client.pending().some((m) => m.type === 'broadcast' && m.from === b.id);
+          sender.client.send({ type: 'broadcast', payload: { attempt: ++attempt } });
+          await sender.client.receive('broadcastResult');
+          return others.every((m) => m.client.pending().some((x) => x.type === 'broadcast' && x.from === sender.id));
         },
         15_000,
-        'a broadcast from b to reach a after the restart',
+        `a broadcast from ${sender.app} to reach every other server after the restart`,
         200,
       );
-      await a2.client.receive('broadcast', CROSS);
-      for (const server of [one, two]) {
+      for (const server of started) {
         expect(server.child.exitCode, `${server.name} still running`).toBeNull();
-        await eventually(() => server.stderr().includes('redis connection restored'), 10_000, 'the recovery log');
+        await eventually(
+          () => server.stderr().includes('redis connection restored'),
+          10_000,
+          `${server.name} to log the recovery`,
+        );
       }
       // What was published during the outage never arrives late.
-      expect(b.client.pending().some((m) => m.type === 'broadcast' && m.payload === 'while redis is down')).toBe(false);
+      for (const member of members.slice(1)) {
+        expect(member.client.pending().some((m) => m.type === 'broadcast' && m.from === first.id)).toBe(false);
+      }
     },
     BOOT,
   );
