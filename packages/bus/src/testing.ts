@@ -54,6 +54,8 @@ export function freePort(): Promise<number> {
 export interface ThrowawayRedis {
   readonly url: string;
   readonly port: number;
+  /** The running redis-server's pid (undefined while stopped), e.g. to sample its CPU time. */
+  readonly pid: number | undefined;
   /** Stops the server (SIGTERM, no save) and waits for it to exit. */
   stop(): Promise<void>;
   /** Starts it again on the same port. */
@@ -102,7 +104,15 @@ export async function startThrowawayRedis(timeoutMs = 10_000): Promise<Throwaway
     await exited;
   };
   await start();
-  return { url: `redis://127.0.0.1:${port}`, port, stop, start };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    get pid() {
+      return child?.pid;
+    },
+    stop,
+    start,
+  };
 }
 
 /**
