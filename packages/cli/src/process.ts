@@ -28,10 +28,11 @@ export interface ServerProcess {
 export function startServerProcess(
   appDir: string,
   args: readonly string[] = [],
-  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; entry?: string } = {},
 ): Promise<ServerProcess> {
-  const entry = join(appDir, 'src', 'main.ts');
-  if (!existsSync(entry)) return Promise.reject(new Error(`no server app at ${appDir} (missing src/main.ts)`));
+  // The playground page's dev server has its entry elsewhere (apps/web/scripts/dev.ts).
+  const entry = join(appDir, options.entry ?? join('src', 'main.ts'));
+  if (!existsSync(entry)) return Promise.reject(new Error(`no server app at ${appDir} (missing ${entry})`));
   const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', entry, ...args], {
     cwd: appDir,
     env: { ...process.env, ...options.env },

@@ -573,6 +573,42 @@ function rawHandshake(h: Harness): void {
       client.send({ type: 'echo', payload: 1 });
       expect(await client.receive()).toStrictEqual({ type: 'echo', payload: 1 });
     });
+
+    it('does not extend the handshake timeout for a head that keeps trickling in', async () => {
+      await h.start({ handshakeTimeout: 300 });
+      const peer = await h.raw();
+      peer.write('GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+      const trickle = setInterval(() => peer.isEnded || peer.write('x'), 50);
+      try {
+        await peer.waitEnd(5_000);
+      } finally {
+        clearInterval(trickle);
+      }
+    });
+
+    it('reads Upgrade and Connection as case-insensitive token lists', async () => {
+      await h.start();
+      const peer = await h.raw();
+      const key = randomKey();
+      const text = upgradeRequestText(`127.0.0.1:${h.server.port}`, { key, protocols: ['echo-protocol'] })
+        .replace('Upgrade: websocket', 'Upgrade: WebSocket')
+        .replace('Connection: Upgrade', 'Connection: keep-alive, UPGRADE');
+      peer.write(text);
+      const head = await peer.readHead();
+      expect(head.status).toBe(101);
+      expect(head.headers['sec-websocket-accept']).toBe(acceptKeyFor(key));
+    });
+
+    it('takes frames that arrive in the same write as the request head', async () => {
+      await h.start();
+      const peer = await h.raw();
+      const head = upgradeRequestText(`127.0.0.1:${h.server.port}`, { protocols: ['echo-protocol'] });
+      const echo = encodeFrame({ opcode: Opcode.text, payload: JSON.stringify({ type: 'echo', payload: 'early' }) });
+      peer.write(Buffer.concat([Buffer.from(head), echo]));
+      expect((await peer.readHead()).status).toBe(101);
+      expect(JSON.parse((await peer.readFrame()).payload.toString())).toMatchObject({ type: 'welcome' });
+      expect(JSON.parse((await peer.readFrame()).payload.toString())).toStrictEqual({ type: 'echo', payload: 'early' });
+    });
   });
 }
 

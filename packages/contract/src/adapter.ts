@@ -19,6 +19,15 @@ export interface Capabilities {
   closeCodes: boolean;
 }
 
+/** What every RFC 6455 adapter (net, ws, websocket) can express. */
+export const WEBSOCKET_CAPABILITIES: Capabilities = {
+  websocketProtocol: true,
+  binaryMessages: true,
+  binaryPayloads: false,
+  requestForm: 'text',
+  closeCodes: true,
+};
+
 export interface ServerStats {
   connections: number;
   /** The most bytes any one connection had queued: stays near the outbound limit. */

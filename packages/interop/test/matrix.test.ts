@@ -1,5 +1,6 @@
 import { describeConformance } from '@socketlab/conformance';
 import type { Adapter } from '@socketlab/contract';
+import { adapter as net } from '@socketlab/net';
 import { adapter as websocket } from '@socketlab/websocket';
 import { adapter as ws } from '@socketlab/ws';
 
@@ -8,7 +9,7 @@ import { adapter as ws } from '@socketlab/ws';
  * client-side part of the suite (the raw-wire groups do not depend on the client and run
  * once per adapter in its own package). A new WebSocket adapter is one more entry here.
  */
-const websocketAdapters: Adapter[] = [ws, websocket];
+const websocketAdapters: Adapter[] = [net, ws, websocket];
 
 for (const server of websocketAdapters) {
   for (const client of websocketAdapters) {

@@ -1,4 +1,4 @@
-import type { Adapter } from '@socketlab/contract';
+import { type Adapter, WEBSOCKET_CAPABILITIES } from '@socketlab/contract';
 import { connect } from './client.js';
 import { createServer } from './server.js';
 
@@ -9,13 +9,7 @@ export { createServer, WEBSOCKET_ADAPTER_DEFAULTS } from './server.js';
 /** The websocket (WebSocket-Node) adapter, as the conformance suite and the benchmark take it. */
 export const adapter: Adapter = {
   name: 'websocket',
-  capabilities: {
-    websocketProtocol: true,
-    binaryMessages: true,
-    binaryPayloads: false,
-    requestForm: 'text',
-    closeCodes: true,
-  },
+  capabilities: WEBSOCKET_CAPABILITIES,
   createServer,
   connect,
 };

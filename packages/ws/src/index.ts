@@ -1,4 +1,4 @@
-import type { Adapter } from '@socketlab/contract';
+import { type Adapter, WEBSOCKET_CAPABILITIES } from '@socketlab/contract';
 import { connect } from './client.js';
 import { createServer } from './server.js';
 
@@ -8,13 +8,7 @@ export { createServer } from './server.js';
 /** The ws adapter, as the conformance suite and the benchmark take it. */
 export const adapter: Adapter = {
   name: 'ws',
-  capabilities: {
-    websocketProtocol: true,
-    binaryMessages: true,
-    binaryPayloads: false,
-    requestForm: 'text',
-    closeCodes: true,
-  },
+  capabilities: WEBSOCKET_CAPABILITIES,
   createServer,
   connect,
 };

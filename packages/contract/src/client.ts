@@ -1,0 +1,9 @@
+/**
+ * The browser-safe part of the contract (`@socketlab/contract/client`): what a client
+ * needs, with no Node.js import, so a page can use it unbundled (the Room and the HTTP
+ * guard stay in the main entry).
+ */
+export * from './close-codes.js';
+export * from './inbox.js';
+export * from './messages.js';
+export { DEFAULTS, SUBPROTOCOL } from './options.js';

@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import { connect as tcpConnect } from 'node:net';
+import {
+  type ConnectOptions,
+  encodeClientText,
+  HandshakeError,
+  Inbox,
+  parseServerText,
+  type RealtimeClient,
+  SUBPROTOCOL,
+} from '@socketlab/contract';
+import { Connection } from './connection.js';
+import { CLIENT_MAX_PAYLOAD } from './constants.js';
+import { checkServerResponse, HeadReader, parseResponseHead, upgradeRequest } from './handshake.js';
+
+/** A contract client: the RFC 6455 client handshake by hand, then masked frames. */
+export function connect(url: string, options: ConnectOptions = {}): Promise<RealtimeClient> {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return Promise.reject(new HandshakeError(`not a URL: ${url}`));
+  }
+  if (target.protocol !== 'ws:') {
+    return Promise.reject(new HandshakeError(`only ws:// URLs are supported, got ${target.protocol}`));
+  }
+  const protocols = options.protocols ?? [SUBPROTOCOL];
+  const key = randomBytes(16).toString('base64');
+  const host = target.hostname.replace(/^\[(.*)\]$/, '$1');
+  const socket = tcpConnect({ host, port: Number(target.port || 80), noDelay: true });
+
+  return new Promise((resolve, reject) => {
+    const reader = new HeadReader();
+    const settle = (): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+    };
+    const fail = (message: string, status?: number): void => {
+      settle();
+      // Whatever the dying socket still reports must not become an uncaught 'error'.
+      socket.on('error', () => {});
+      socket.destroy();
+      reject(new HandshakeError(message, status));
+    };
+    const onError = (error: Error): void => fail(`connection failed: ${error.message}`);
+    const onClose = (): void => fail('connection closed during the handshake');
+    const onData = (chunk: Buffer): void => {
+      const result = reader.push(chunk);
+      if (result.kind === 'incomplete') return;
+      if (result.kind === 'tooLarge') {
+        fail('response head too large');
+        return;
+      }
+      const response = parseResponseHead(result.head);
+      if (!response.ok) {
+        fail(`malformed response: ${response.reason}`);
+        return;
+      }
+      const verdict = checkServerResponse(response.value, key, protocols);
+      if (!verdict.ok) {
+        fail(verdict.reason, verdict.status);
+        return;
+      }
+      settle();
+      const conn = new Connection(socket, { role: 'client', maxPayload: options.maxPayload ?? CLIENT_MAX_PAYLOAD });
+      resolve(open(conn, verdict.protocol, result.rest));
+    };
+    const timer = setTimeout(() => fail('handshake timed out'), options.timeout ?? 10_000);
+    socket.once('connect', () => {
+      const path = `${target.pathname}${target.search}`;
+      socket.write(upgradeRequest({ host: target.host, path, key, protocols, origin: options.origin }));
+    });
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    socket.on('data', onData);
+  });
+}
+
+function open(conn: Connection, protocol: string, head: Buffer): RealtimeClient {
+  const inbox = new Inbox();
+  conn.onMessage = (data, isBinary) => {
+    inbox.push(isBinary ? { type: 'binary', data: new Uint8Array(data) } : parseServerText(data.toString('utf8')));
+  };
+  const closed = conn.closed.then((info) => {
+    inbox.close(info);
+    return info;
+  });
+  conn.start(head);
+  return {
+    protocol,
+    send: (message) => conn.sendText(encodeClientText(message)),
+    sendText: (text) => conn.sendText(text),
+    sendBinary: (data) => conn.sendBinary(data),
+    receive: (type, timeoutMs) => inbox.take(type, timeoutMs),
+    pending: () => inbox.pending(),
+    closed,
+    close: (code = 1000, reason = '') => {
+      conn.close(code, reason);
+      return closed;
+    },
+    pauseReading: () => conn.socket.pause(),
+    terminate: () => conn.terminate(),
+  };
+}

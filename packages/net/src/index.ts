@@ -1,0 +1,28 @@
+import { type Adapter, WEBSOCKET_CAPABILITIES } from '@socketlab/contract';
+import { connect } from './client.js';
+import { createServer } from './server.js';
+
+export { connect } from './client.js';
+export { Connection, type ConnectionOptions, type ConnectionState } from './connection.js';
+export { Opcode, WEBSOCKET_GUID } from './constants.js';
+export {
+  acceptKeyFor,
+  checkServerResponse,
+  HeadReader,
+  parseRequestHead,
+  parseResponseHead,
+  upgradeRequest,
+} from './handshake.js';
+export { applyMask } from './mask.js';
+export { type ProtocolError, Receiver, type ReceiverHandlers, type ReceiverOptions } from './receiver.js';
+export { closePayload, encodeFrame, Sender } from './sender.js';
+export { createServer } from './server.js';
+export { Utf8Validator, utf8Step } from './validation.js';
+
+/** The net adapter (RFC 6455 by hand), as the conformance suite and the benchmark take it. */
+export const adapter: Adapter = {
+  name: 'net',
+  capabilities: WEBSOCKET_CAPABILITIES,
+  createServer,
+  connect,
+};

@@ -1,0 +1,386 @@
+import { CloseCode } from '@socketlab/contract';
+import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
+import { applyMask, copyMasked } from './mask.js';
+import { isValidUtf8, isValidWireCloseCode, Utf8Validator } from './validation.js';
+
+/**
+ * A protocol violation, as a value: the close code to answer with and a short reason
+ * (it goes into the close frame, so at most 123 bytes). The receiver never throws on
+ * input; every violation becomes one of these, built by `violation` below.
+ */
+export interface ProtocolError {
+  code: typeof CloseCode.protocolError | typeof CloseCode.invalidPayload | typeof CloseCode.messageTooBig;
+  reason: string;
+}
+
+/** The one place where a kind of violation is mapped to its close code (RFC 6455 7.4.1). */
+const violation = {
+  /** 1002: the frame breaks the framing rules. */
+  protocol: (reason: string): ProtocolError => ({ code: CloseCode.protocolError, reason }),
+  /** 1007: text that is not UTF-8. */
+  invalidUtf8: (reason: string): ProtocolError => ({ code: CloseCode.invalidPayload, reason }),
+  /** 1009: a message over the configured limit, refused before it is buffered. */
+  tooBig: (reason: string): ProtocolError => ({ code: CloseCode.messageTooBig, reason }),
+};
+
+export interface ReceiverHandlers {
+  /** A whole data message; text has been validated as UTF-8. */
+  onMessage(data: Buffer, isBinary: boolean): void;
+  onPing(data: Buffer): void;
+  onPong(data: Buffer): void;
+  /** A valid close frame; `code` is 1005 when the frame carried none. Nothing follows. */
+  onClose(code: number, reason: string): void;
+  /** A protocol violation; nothing follows. */
+  onError(error: ProtocolError): void;
+}
+
+export interface ReceiverOptions {
+  /** A server requires masked frames (RFC 6455 5.1); a client refuses them. */
+  role: 'server' | 'client';
+  /** Largest message, summed over its fragments. */
+  maxPayload: number;
+}
+
+const READING_HEAD = 0;
+const READING_PAYLOAD = 1;
+const DONE = 2;
+
+/** Header size implied by the second byte: base, extended length, mask key. */
+function headSizeFor(secondByte: number): number {
+  const length7 = secondByte & 0x7f;
+  return 2 + (length7 === 126 ? 2 : length7 === 127 ? 8 : 0) + (secondByte & 0x80 ? 4 : 0);
+}
+
+/**
+ * RFC 6455 section 5 as a state machine over the byte stream: frames may be split at
+ * any byte and many may arrive in one chunk. Payloads are unmasked as they arrive and
+ * text is UTF-8 checked as it arrives, so a bad byte fails at once. A payload that is
+ * whole inside one chunk is unmasked in place and handed on as a view of that chunk:
+ * `push` takes ownership of the chunks it is given (a socket's are fresh each time).
+ */
+export class Receiver {
+  private state = READING_HEAD;
+  private readonly requireMask: boolean;
+  private readonly maxPayload: number;
+
+  /** Header bytes gathered across chunk boundaries (the rare, slow path). */
+  private readonly headBytes = Buffer.alloc(14);
+  private headLength = 0;
+
+  // The frame being read.
+  private fin = false;
+  private opcode = 0;
+  private masked = false;
+  private readonly maskKey = Buffer.alloc(4);
+  private payloadLength = 0;
+  private received = 0;
+  /** Only allocated when a payload spans chunks. */
+  private payload: Buffer | undefined;
+
+  // The message being assembled: its first frame's opcode, 0 when none is open.
+  private messageOpcode = 0;
+  private messageLength = 0;
+  /**
+   * The fragments so far: big ones as they are (joined once, at the end), small ones copied
+   * together into shared scratch buffers. A view per fragment would let a peer that sends a
+   * million one-byte fragments pin a million Buffer objects under a 1 MiB limit; this way a
+   * message holds at most about two objects per KiB of payload.
+   */
+  private fragments: Buffer[] = [];
+  private scratch: Buffer | undefined;
+  private scratchUsed = 0;
+  private readonly utf8 = new Utf8Validator();
+
+  constructor(
+    options: ReceiverOptions,
+    private readonly handlers: ReceiverHandlers,
+  ) {
+    this.requireMask = options.role === 'server';
+    this.maxPayload = options.maxPayload;
+  }
+
+  /** True once a close frame or a violation ended the stream: further input is ignored. */
+  get done(): boolean {
+    return this.state === DONE;
+  }
+
+  push(chunk: Buffer): void {
+    const end = chunk.length;
+    let offset = 0;
+    while (offset < end && this.state !== DONE) {
+      if (this.state === READING_PAYLOAD) {
+        offset = this.readPayload(chunk, offset, end);
+        continue;
+      }
+      if (this.headLength === 0 && end - offset >= 2) {
+        // Fast path: the whole header is in this chunk; parse it where it lies.
+        const size = headSizeFor(chunk[offset + 1] as number);
+        if (end - offset >= size) {
+          this.readHead(chunk, offset);
+          offset += size;
+          continue;
+        }
+      }
+      offset = this.gatherHead(chunk, offset, end);
+    }
+  }
+
+  private gatherHead(chunk: Buffer, offset: number, end: number): number {
+    const needed = this.headLength < 2 ? 2 : headSizeFor(this.headBytes[1] as number);
+    const take = Math.min(needed - this.headLength, end - offset);
+    chunk.copy(this.headBytes, this.headLength, offset, offset + take);
+    this.headLength += take;
+    if (this.headLength >= 2 && this.headLength === headSizeFor(this.headBytes[1] as number)) {
+      this.headLength = 0;
+      this.readHead(this.headBytes, 0);
+    }
+    return offset + take;
+  }
+
+  /** Checks one complete header at `buf[at]` (RFC 6455 5.2, 5.4, 5.5). */
+  private readHead(buf: Buffer, at: number): void {
+    const b0 = buf[at] as number;
+    const b1 = buf[at + 1] as number;
+    const fin = (b0 & 0x80) !== 0;
+    const opcode = b0 & 0x0f;
+    const masked = (b1 & 0x80) !== 0;
+    let length = b1 & 0x7f;
+    let p = at + 2;
+
+    if (b0 & 0x70) {
+      this.fail(violation.protocol('reserved bits set without an extension'));
+      return;
+    }
+    if (opcode >= 0x8) {
+      if (opcode > Opcode.pong) {
+        this.fail(violation.protocol(`reserved control opcode ${opcode}`));
+        return;
+      }
+      if (!fin) {
+        this.fail(violation.protocol('fragmented control frame'));
+        return;
+      }
+      if (length > MAX_CONTROL_PAYLOAD) {
+        this.fail(violation.protocol('control frame over 125 bytes'));
+        return;
+      }
+    } else if (opcode === Opcode.continuation) {
+      if (this.messageOpcode === 0) {
+        this.fail(violation.protocol('continuation frame with nothing to continue'));
+        return;
+      }
+    } else if (opcode === Opcode.text || opcode === Opcode.binary) {
+      if (this.messageOpcode !== 0) {
+        this.fail(violation.protocol('new data frame inside a fragmented message'));
+        return;
+      }
+    } else {
+      this.fail(violation.protocol(`reserved data opcode ${opcode}`));
+      return;
+    }
+    if (masked !== this.requireMask) {
+      this.fail(violation.protocol(masked ? 'masked frame from a server' : 'unmasked frame from a client'));
+      return;
+    }
+
+    if (length === 126) {
+      length = ((buf[p] as number) << 8) | (buf[p + 1] as number);
+      p += 2;
+    } else if (length === 127) {
+      const high = buf.readUInt32BE(p);
+      // Above 2^53 - 1 the length is not even representable; it is over any limit anyway.
+      if (high > 0x1fffff) {
+        this.fail(violation.tooBig('frame length over 2^53 - 1'));
+        return;
+      }
+      length = high * 0x1_0000_0000 + buf.readUInt32BE(p + 4);
+      p += 8;
+    }
+    if (opcode < 0x8) {
+      // Refused on the header, before a byte of the payload is buffered.
+      if (this.messageLength + length > this.maxPayload) {
+        this.fail(violation.tooBig('message too big'));
+        return;
+      }
+      this.messageLength += length;
+      if (opcode !== Opcode.continuation) this.messageOpcode = opcode;
+    }
+    if (masked) {
+      this.maskKey[0] = buf[p] as number;
+      this.maskKey[1] = buf[p + 1] as number;
+      this.maskKey[2] = buf[p + 2] as number;
+      this.maskKey[3] = buf[p + 3] as number;
+    }
+    this.fin = fin;
+    this.opcode = opcode;
+    this.masked = masked;
+    this.payloadLength = length;
+    this.received = 0;
+    if (length === 0) this.endFrame(EMPTY);
+    else this.state = READING_PAYLOAD;
+  }
+
+  private readPayload(chunk: Buffer, offset: number, end: number): number {
+    const remaining = this.payloadLength - this.received;
+    const available = end - offset;
+    const text =
+      this.opcode === Opcode.text || (this.opcode === Opcode.continuation && this.messageOpcode === Opcode.text);
+    if (this.received === 0 && available >= remaining) {
+      // Fast path: the whole payload is here. Unmask in place; no allocation, no copy.
+      const data = chunk.subarray(offset, offset + remaining);
+      if (this.masked) applyMask(data, this.maskKey, 0, remaining);
+      if (text) {
+        const valid =
+          this.fin && this.opcode === Opcode.text ? isValidUtf8(data) : this.utf8.update(data, 0, data.length);
+        if (!valid) {
+          this.fail(violation.invalidUtf8('invalid UTF-8 in a text message'));
+          return end;
+        }
+      }
+      this.endFrame(data);
+      return offset + remaining;
+    }
+    // The payload spans chunks: gathered (and unmasked) into one buffer as bytes arrive.
+    const take = Math.min(remaining, available);
+    const from = this.received;
+    const payload = this.reserve(from + take);
+    if (this.masked) copyMasked(chunk, offset, offset + take, payload, from, this.maskKey, from);
+    else chunk.copy(payload, from, offset, offset + take);
+    if (text && !this.utf8.update(payload, from, from + take)) {
+      this.fail(violation.invalidUtf8('invalid UTF-8 in a text message'));
+      return end;
+    }
+    this.received += take;
+    if (this.received === this.payloadLength) {
+      this.payload = undefined;
+      this.endFrame(payload);
+    }
+    return offset + take;
+  }
+
+  /**
+   * The payload buffer, with room for `needed` bytes. A small frame gets its final size at
+   * once; a big one gets four times what has arrived (at least EAGER_PAYLOAD, at most its
+   * length), so a peer that announces 1 MiB and sends ten bytes gets 16 KiB, not 1 MiB (times
+   * every connection it opens), while a frame arriving in a few big chunks is rarely regrown.
+   */
+  private reserve(needed: number): Buffer {
+    const current = this.payload;
+    if (current !== undefined && current.length >= needed) return current;
+    const capacity =
+      this.payloadLength <= EAGER_PAYLOAD
+        ? this.payloadLength
+        : Math.min(this.payloadLength, Math.max(4 * needed, EAGER_PAYLOAD));
+    const grown = Buffer.allocUnsafe(capacity);
+    current?.copy(grown, 0, 0, this.received);
+    this.payload = grown;
+    return grown;
+  }
+
+  /** Bytes held for the frame and the message in progress (what a peer can make this buffer). */
+  get bufferedBytes(): number {
+    let total = (this.payload?.length ?? 0) + (this.scratch?.length ?? 0);
+    for (const fragment of this.fragments) total += fragment.length;
+    return total;
+  }
+
+  private endFrame(data: Buffer): void {
+    this.state = READING_HEAD;
+    switch (this.opcode) {
+      case Opcode.close:
+        this.endClose(data);
+        return;
+      case Opcode.ping:
+        this.handlers.onPing(data);
+        return;
+      case Opcode.pong:
+        this.handlers.onPong(data);
+        return;
+    }
+    let message = data;
+    if (!this.fin || this.fragments.length > 0 || this.scratch !== undefined) {
+      this.append(data);
+      if (!this.fin) return;
+      this.sealScratch();
+      message = this.fragments.length === 1 ? this.fragments[0]! : Buffer.concat(this.fragments, this.messageLength);
+      this.fragments = [];
+    }
+    const isBinary = this.messageOpcode === Opcode.binary;
+    if (!isBinary) {
+      if (!this.utf8.complete) {
+        this.fail(violation.invalidUtf8('text message ends inside a UTF-8 sequence'));
+        return;
+      }
+      this.utf8.reset();
+    }
+    this.messageOpcode = 0;
+    this.messageLength = 0;
+    this.handlers.onMessage(message, isBinary);
+  }
+
+  /** RFC 6455 5.5.1 and 7.4: no code, or a valid code and a UTF-8 reason. */
+  private endClose(data: Buffer): void {
+    if (data.length === 1) {
+      this.fail(violation.protocol('close frame with a one-byte payload'));
+      return;
+    }
+    let code: number = CloseCode.noStatus;
+    let reason = '';
+    if (data.length >= 2) {
+      code = ((data[0] as number) << 8) | (data[1] as number);
+      if (!isValidWireCloseCode(code)) {
+        this.fail(violation.protocol(`invalid close code ${code}`));
+        return;
+      }
+      const reasonBytes = data.subarray(2);
+      if (!isValidUtf8(reasonBytes)) {
+        this.fail(violation.invalidUtf8('close reason is not UTF-8'));
+        return;
+      }
+      reason = reasonBytes.toString('utf8');
+    }
+    this.finish();
+    this.handlers.onClose(code, reason);
+  }
+
+  private append(data: Buffer): void {
+    if (data.length >= SMALL_FRAGMENT) {
+      this.sealScratch();
+      this.fragments.push(data);
+      return;
+    }
+    if (data.length === 0) return;
+    if (this.scratch === undefined || this.scratchUsed + data.length > this.scratch.length) {
+      this.sealScratch();
+      this.scratch = Buffer.allocUnsafe(SCRATCH_SIZE);
+    }
+    data.copy(this.scratch, this.scratchUsed);
+    this.scratchUsed += data.length;
+  }
+
+  private sealScratch(): void {
+    if (this.scratch === undefined) return;
+    this.fragments.push(this.scratch.subarray(0, this.scratchUsed));
+    this.scratch = undefined;
+    this.scratchUsed = 0;
+  }
+
+  private fail(error: ProtocolError): void {
+    this.finish();
+    this.handlers.onError(error);
+  }
+
+  private finish(): void {
+    this.state = DONE;
+    this.payload = undefined;
+    this.fragments = [];
+    this.scratch = undefined;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+/** Fragments smaller than this are copied together instead of kept one object each. */
+const SMALL_FRAGMENT = 1024;
+const SCRATCH_SIZE = 4 * SMALL_FRAGMENT;
+/** Payloads up to this size that span chunks get their whole buffer at once. */
+const EAGER_PAYLOAD = 16 * 1024;

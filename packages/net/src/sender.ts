@@ -1,0 +1,149 @@
+import { randomFillSync } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { COPY_THRESHOLD, Opcode } from './constants.js';
+import { applyMask, copyMasked } from './mask.js';
+
+/*
+ * RFC 6455 section 5.2 framing: the smallest header that fits (7, 16 or 64-bit length),
+ * FIN set unless fragmenting, no RSV bits (no extension is ever negotiated), and a fresh
+ * mask key on every client frame.
+ */
+
+/** Mask keys come from a pool filled by node:crypto, 2,048 keys per fill. */
+const KEY_POOL_SIZE = 8 * 1024;
+const keyPool = Buffer.allocUnsafe(KEY_POOL_SIZE);
+let keyOffset = KEY_POOL_SIZE;
+
+function nextMaskKey(): Buffer {
+  if (keyOffset === KEY_POOL_SIZE) {
+    randomFillSync(keyPool);
+    keyOffset = 0;
+  }
+  const key = keyPool.subarray(keyOffset, keyOffset + 4);
+  keyOffset += 4;
+  return key;
+}
+
+/** Strings whose frame still fits a slice of Node's 8 KiB buffer pool are framed into one buffer. */
+const STRING_COPY_THRESHOLD = 4 * 1024 - 10;
+
+export function headerSize(length: number, masked: boolean): number {
+  return 2 + (length < 126 ? 0 : length < 0x1_0000 ? 2 : 8) + (masked ? 4 : 0);
+}
+
+/** Writes a frame header into `target` at 0; returns where the payload starts. */
+export function writeHeader(
+  target: Buffer,
+  opcode: number,
+  fin: boolean,
+  length: number,
+  maskKey: Uint8Array | undefined,
+): number {
+  target[0] = (fin ? 0x80 : 0) | opcode;
+  const maskBit = maskKey ? 0x80 : 0;
+  let offset: number;
+  if (length < 126) {
+    target[1] = maskBit | length;
+    offset = 2;
+  } else if (length < 0x1_0000) {
+    target[1] = maskBit | 126;
+    target[2] = length >>> 8;
+    target[3] = length & 0xff;
+    offset = 4;
+  } else {
+    target[1] = maskBit | 127;
+    target.writeUInt32BE(Math.floor(length / 0x1_0000_0000), 2);
+    target.writeUInt32BE(length >>> 0, 6);
+    offset = 10;
+  }
+  if (maskKey) {
+    target[offset] = maskKey[0] as number;
+    target[offset + 1] = maskKey[1] as number;
+    target[offset + 2] = maskKey[2] as number;
+    target[offset + 3] = maskKey[3] as number;
+    offset += 4;
+  }
+  return offset;
+}
+
+/**
+ * One whole frame in one allocation: header and payload (a string is encoded straight
+ * into it), masked when `mask`. The broadcast path builds this once for all recipients.
+ */
+export function encodeFrame(opcode: number, payload: string | Uint8Array, fin = true, mask = false): Buffer {
+  const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  return encodeFrameOfLength(opcode, payload, length, fin, mask);
+}
+
+function encodeFrameOfLength(
+  opcode: number,
+  payload: string | Uint8Array,
+  length: number,
+  fin: boolean,
+  mask: boolean,
+): Buffer {
+  const key = mask ? nextMaskKey() : undefined;
+  const frame = Buffer.allocUnsafe(headerSize(length, mask) + length);
+  const offset = writeHeader(frame, opcode, fin, length, key);
+  if (typeof payload === 'string') {
+    frame.write(payload, offset, 'utf8');
+    if (key) applyMask(frame, key, offset, offset + length);
+  } else if (key) {
+    // Masked on the way in: one pass over the payload instead of a copy then a mask.
+    copyMasked(asBuffer(payload), 0, length, frame, offset, key);
+  } else {
+    frame.set(payload, offset);
+  }
+  return frame;
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** A close frame's payload (RFC 6455 5.5.1): the code, then a UTF-8 reason of at most 123 bytes. */
+export function closePayload(code: number | undefined, reason = ''): Buffer {
+  if (code === undefined) return Buffer.alloc(0);
+  const payload = Buffer.allocUnsafe(2 + Buffer.byteLength(reason));
+  payload.writeUInt16BE(code, 0);
+  payload.write(reason, 2, 'utf8');
+  if (payload.length > 125) throw new RangeError('a close reason must be at most 123 bytes');
+  return payload;
+}
+
+/**
+ * Frames onto one socket. A small payload is one allocation (from Node's buffer pool) and
+ * one write. A big unmasked payload is header + payload in one corked writev: a buffer is
+ * not copied, and a string is encoded by the socket itself, with no JS-heap buffer for it.
+ */
+export class Sender {
+  constructor(
+    private readonly socket: Socket,
+    private readonly mask: boolean,
+  ) {}
+
+  send(opcode: number, payload: string | Uint8Array, fin = true): void {
+    const isString = typeof payload === 'string';
+    const length = isString ? Buffer.byteLength(payload) : payload.length;
+    if (this.mask || length <= (isString ? STRING_COPY_THRESHOLD : COPY_THRESHOLD)) {
+      this.socket.write(encodeFrameOfLength(opcode, payload, length, fin, this.mask));
+      return;
+    }
+    const header = Buffer.allocUnsafe(headerSize(length, false));
+    writeHeader(header, opcode, fin, length, undefined);
+    this.socket.cork();
+    this.socket.write(header);
+    if (isString) this.socket.write(payload, 'utf8');
+    else this.socket.write(payload);
+    this.socket.uncork();
+  }
+
+  /** A frame already encoded (by `encodeFrame`), shared between many sockets. */
+  sendFrame(frame: Buffer): void {
+    this.socket.write(frame);
+  }
+
+  close(code: number | undefined, reason?: string): void {
+    this.send(Opcode.close, closePayload(code, reason));
+  }
+}

@@ -1,0 +1,157 @@
+import { createServer as createNetServer, type Socket } from 'node:net';
+import {
+  CloseCode,
+  CloseReason,
+  checkUpgrade,
+  closeAllGracefully,
+  DEFAULTS,
+  encodeServerText,
+  Heartbeat,
+  listen,
+  type RealtimeServer,
+  Room,
+  type RoomTransport,
+  realtimeServer,
+  refuse,
+  resolveServerOptions,
+  type ServerOptions,
+  serverUrl,
+} from '@socketlab/contract';
+import { Connection } from './connection.js';
+import { Opcode } from './constants.js';
+import { HeadReader, parseRequestHead, switchingProtocols } from './handshake.js';
+import { encodeFrame } from './sender.js';
+
+/** Room transport over hand-made connections; a fan-out frames its message once. */
+const transport: RoomTransport<Connection> = {
+  send: (conn, message) => conn.sendText(encodeServerText(message)),
+  sendToMany: (conns, message) => {
+    const frame = encodeFrame(Opcode.text, encodeServerText(message));
+    for (const conn of conns) conn.sendFrame(frame);
+  },
+  sendBinary: (conn, data) => conn.sendBinary(data),
+  bufferedAmount: (conn) => conn.bufferedAmount,
+  dropSlowConsumer: (conn) => {
+    conn.close(CloseCode.policyViolation, CloseReason.slowConsumer);
+    conn.terminate();
+  },
+};
+
+/** A listening contract server: RFC 6455 by hand on node:net. */
+export async function createServer(options: ServerOptions = {}): Promise<RealtimeServer> {
+  const opts = resolveServerOptions(options);
+  const { logger } = opts;
+  const room = new Room(transport, { outboundLimit: opts.outboundLimit, bus: opts.bus, logger });
+  const heartbeat = new Heartbeat<Connection>(opts.heartbeatInterval, {
+    ping: (conn) => conn.ping(),
+    terminate: (conn) => {
+      logger.info({ id: room.idOf(conn) }, 'heartbeat timeout: terminating');
+      conn.terminate();
+    },
+  });
+  /** Sockets still in their opening handshake, and upgraded connections until their socket closes. */
+  const handshaking = new Set<Socket>();
+  const connections = new Set<Connection>();
+
+  const upgrade = (socket: Socket, key: string, protocol: string | undefined, rest: Buffer): void => {
+    // The 101 and the welcome leave together.
+    socket.cork();
+    socket.write(switchingProtocols(key, protocol));
+    const conn = new Connection(socket, {
+      role: 'server',
+      maxPayload: opts.maxPayload,
+      pongBacklogLimit: opts.outboundLimit,
+    });
+    connections.add(conn);
+    conn.onMessage = (data, isBinary) => {
+      heartbeat.alive(conn);
+      if (isBinary) room.receiveBinary(conn, data);
+      else room.receiveText(conn, data.toString('utf8'));
+    };
+    conn.onPong = () => heartbeat.alive(conn);
+    conn.onHandlerError = (error) =>
+      logger.error(
+        { id: room.idOf(conn), err: error instanceof Error ? error.message : String(error) },
+        'handler failed',
+      );
+    void conn.closed.then(({ code }) => {
+      connections.delete(conn);
+      heartbeat.untrack(conn);
+      logger.debug({ id: room.idOf(conn), code }, 'connection closed');
+      room.remove(conn);
+    });
+    heartbeat.track(conn);
+    room.add(conn);
+    conn.start(rest);
+    socket.uncork();
+  };
+
+  /** Reads the request head by hand: incrementally, bounded in size and in time. */
+  const handshake = (socket: Socket): void => {
+    handshaking.add(socket);
+    const reader = new HeadReader(DEFAULTS.maxHeadSize);
+    const settle = (): void => {
+      clearTimeout(timer);
+      handshaking.delete(socket);
+      socket.off('data', onData);
+    };
+    const timer = setTimeout(() => {
+      settle();
+      logger.debug({}, 'handshake timeout');
+      refuse(socket, 408, 'request head not complete within the handshake timeout');
+    }, opts.handshakeTimeout);
+    timer.unref();
+    const onData = (chunk: Buffer): void => {
+      const result = reader.push(chunk);
+      if (result.kind === 'incomplete') return;
+      settle();
+      if (result.kind === 'tooLarge') {
+        refuse(socket, 431, 'request head too large');
+        return;
+      }
+      const request = parseRequestHead(result.head);
+      if (!request.ok) {
+        refuse(socket, 400, `malformed HTTP request: ${request.reason}`);
+        return;
+      }
+      const verdict = checkUpgrade(request.value, opts);
+      if (!verdict.ok) {
+        logger.debug({ status: verdict.status, reason: verdict.reason }, 'handshake refused');
+        refuse(socket, verdict.status, verdict.reason, verdict.headers);
+        return;
+      }
+      upgrade(socket, verdict.key, verdict.protocol, result.rest);
+    };
+    socket.on('data', onData);
+    // Errors are followed by 'close'; a reset during the handshake must not crash anything.
+    socket.on('error', (error) => logger.debug({ err: error.message }, 'socket error'));
+    socket.once('close', settle);
+  };
+
+  const server = createNetServer({ noDelay: true }, handshake);
+  const port = await listen(server, opts.port, opts.host);
+  server.on('error', (error) => logger.error({ err: error.message }, 'server error'));
+  heartbeat.start();
+  return realtimeServer({
+    url: serverUrl('ws', opts.host, port),
+    port,
+    room,
+    logger,
+    shutdown: async () => {
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      heartbeat.stop();
+      for (const socket of handshaking) socket.destroy();
+      // Every upgraded connection, also one already closing after a protocol error.
+      await closeAllGracefully(
+        [...connections],
+        {
+          close: (conn) => conn.close(CloseCode.goingAway, CloseReason.shutdown),
+          terminate: (conn) => conn.terminate(),
+          closed: (conn) => conn.closed,
+        },
+        opts.shutdownTimeout,
+      );
+      await stopped;
+    },
+  });
+}

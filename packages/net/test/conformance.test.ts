@@ -1,0 +1,4 @@
+import { describeConformance } from '@socketlab/conformance';
+import { adapter } from '../src/index.js';
+
+describeConformance(adapter);
