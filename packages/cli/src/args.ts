@@ -1,4 +1,6 @@
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { checkRedisUrl, DEFAULT_BUS_PREFIX } from '@socketlab/bus';
 import { DEFAULTS, type ServerOptions } from '@socketlab/contract';
 import { parseDuration, parsePort, parseSize } from './units.js';
 
@@ -12,6 +14,12 @@ export interface ServerAppSpec {
 
 export interface ParsedArgs {
   options: ServerOptions & { port: number; host: string };
+  /** Scale-out: share broadcasts, joins and leaves with every server on this Redis. */
+  redisUrl: string | undefined;
+  /** The room's namespace on Redis (channel `<prefix>:room`). */
+  redisPrefix: string;
+  /** Processes serving the port; 1 means this process serves it alone. */
+  workers: number;
   verbose: boolean;
   help: boolean;
 }
@@ -27,6 +35,9 @@ const FLAGS = {
   'shutdown-timeout': { type: 'string' },
   'require-protocol': { type: 'boolean' },
   'no-require-protocol': { type: 'boolean' },
+  'redis-url': { type: 'string' },
+  'redis-prefix': { type: 'string' },
+  workers: { type: 'string', short: 'w' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -47,6 +58,13 @@ Flags:
       --shutdown-timeout D    time for closing handshakes on shutdown (default 5s)
       --require-protocol      refuse clients that do not offer echo-protocol${requireDefault ? ' (default)' : ''}
       --no-require-protocol   accept clients that offer no subprotocol${requireDefault ? '' : ' (default)'}
+      --redis-url URL         scale out: share broadcasts, joins and leaves with every server
+                              on this Redis, e.g. redis://127.0.0.1:6379 (default: this process only);
+                              unreachable at start: exit 1
+      --redis-prefix P        the room's namespace on Redis: servers with the same Redis and
+                              prefix are one room (default ${DEFAULT_BUS_PREFIX})
+  -w, --workers N             N processes on one port (node:cluster; 'auto' = one per CPU);
+                              N > 1 needs --redis-url, which carries the room between them
   -v, --verbose               log every connection event (logs are JSON on stderr)
   -h, --help                  show this text
 `;
@@ -76,11 +94,40 @@ export function parseServerArgs(spec: ServerAppSpec, argv: readonly string[]): P
   if (values['shutdown-timeout']) options.shutdownTimeout = parseDuration(values['shutdown-timeout']);
   if (values['require-protocol']) options.requireProtocol = true;
   if (values['no-require-protocol']) options.requireProtocol = false;
-  return { options, verbose: values.verbose ?? false, help: values.help ?? false };
+  const redisUrl = values['redis-url'];
+  if (redisUrl !== undefined) checkRedisUrl(redisUrl);
+  const redisPrefix = values['redis-prefix'] ?? DEFAULT_BUS_PREFIX;
+  if (!/^[\w.:-]+$/.test(redisPrefix)) {
+    throw new RangeError(`--redis-prefix "${redisPrefix}" may hold only letters, digits and _ . : -`);
+  }
+  const workers = values.workers === undefined ? 1 : parseWorkers(values.workers);
+  if (workers > 1 && redisUrl === undefined) {
+    throw new Error(
+      `--workers ${workers} needs --redis-url: the workers are separate processes and share ` +
+        'broadcasts, joins and leaves through Redis (e.g. --redis-url redis://127.0.0.1:6379)',
+    );
+  }
+  return {
+    options,
+    redisUrl,
+    redisPrefix,
+    workers,
+    verbose: values.verbose ?? false,
+    help: values.help ?? false,
+  };
 }
 
 function positiveDuration(flag: string, text: string): number {
   const ms = parseDuration(text);
   if (ms <= 0) throw new RangeError(`${flag} must be more than 0`);
   return ms;
+}
+
+function parseWorkers(text: string): number {
+  if (text === 'auto') return availableParallelism();
+  const workers = Number(text);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+    throw new RangeError(`--workers "${text}" is not a process count (1-256, or auto)`);
+  }
+  return workers;
 }

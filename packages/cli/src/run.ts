@@ -1,22 +1,44 @@
+import cluster from 'node:cluster';
+import type { Server as HttpServer } from 'node:http';
+import { createRedisBus, type RedisBus } from '@socketlab/bus';
 import type { Adapter, RealtimeServer } from '@socketlab/contract';
-import { pino } from 'pino';
-import { parseServerArgs, type ServerAppSpec, usage } from './args.js';
+import { type Logger, pino } from 'pino';
+import { type ParsedArgs, parseServerArgs, type ServerAppSpec, usage } from './args.js';
+import { runPrimary, WORKER_MESSAGE, type WorkerMessage } from './workers.js';
+
+/** What `@socket.io/sticky` needs from a socket.io server: its io instance's http server and engine. */
+export interface StickyTarget {
+  httpServer: HttpServer;
+  engine: NodeJS.EventEmitter;
+}
 
 export interface ServerApp extends ServerAppSpec {
   adapter: Adapter;
+  /**
+   * For transports whose sessions span several HTTP requests (socket.io long-polling):
+   * given a started server, its socket.io instance. With --workers the primary then
+   * routes every request of a session to the worker that holds it (@socket.io/sticky),
+   * instead of the cluster's connection round-robin.
+   */
+  stickySessions?: (server: RealtimeServer) => StickyTarget;
 }
 
 /** The ready line every app prints on stdout; tools read the URL from it. */
 export const READY_PATTERN = /^(\S+) \((\S+)\) listening on (\S+)$/;
 
+export const readyLine = (app: ServerApp, url: string): string =>
+  `${app.name} (${app.adapter.name}) listening on ${url}\n`;
+
 /**
- * Runs one server app: parse flags (a bad one prints usage and exits 2), start the
- * adapter's server, print one ready line with its URL, and on SIGINT/SIGTERM close
- * gracefully (1001 to every client) and exit 0. Logs are pino JSON on stderr, warnings
- * and errors only unless --verbose.
+ * Runs one server app: parse flags (a bad one prints usage and exits 2), connect the bus
+ * if --redis-url (unreachable: one line, exit 1), start the adapter's server, print one
+ * ready line with its URL, and on SIGINT/SIGTERM close gracefully (1001 to every client),
+ * close the bus and exit 0. With --workers N the process becomes a cluster primary and
+ * each of N workers runs this same function (see workers.ts). Logs are pino JSON on
+ * stderr, warnings and errors only unless --verbose.
  */
 export async function runServerApp(app: ServerApp, argv: readonly string[] = process.argv.slice(2)): Promise<void> {
-  let parsed: ReturnType<typeof parseServerArgs>;
+  let parsed: ParsedArgs;
   try {
     parsed = parseServerArgs(app, argv);
   } catch (error) {
@@ -27,37 +49,96 @@ export async function runServerApp(app: ServerApp, argv: readonly string[] = pro
     process.stdout.write(usage(app));
     return;
   }
-  const logger = pino({ name: app.name, level: parsed.verbose ? 'debug' : 'warn' }, pino.destination(2));
+  const rootLogger = pino({ name: app.name, level: parsed.verbose ? 'debug' : 'warn' }, pino.destination(2));
+  if (parsed.workers > 1 && cluster.isPrimary) {
+    await runPrimary(app, parsed, rootLogger);
+    return;
+  }
+  const worker = cluster.isWorker ? cluster.worker : undefined;
+  const logger = worker ? rootLogger.child({ worker: worker.id }) : rootLogger;
+  const sticky = worker !== undefined && app.stickySessions !== undefined;
+
+  const bus = parsed.redisUrl === undefined ? undefined : await connectBus(app, parsed, logger);
   let server: RealtimeServer;
   try {
-    server = await app.adapter.createServer({ ...parsed.options, logger });
+    // A sticky worker gets its connections from the primary, which owns the public port.
+    const port = sticky ? 0 : parsed.options.port;
+    server = await app.adapter.createServer({ ...parsed.options, port, bus, logger });
   } catch (error) {
     const { code, message } = error as NodeJS.ErrnoException;
     const where = `${parsed.options.host}:${parsed.options.port}`;
     logger.debug({ err: error, code }, 'could not start');
-    process.stderr.write(
-      `${app.name}: cannot listen on ${where}: ${code === 'EADDRINUSE' ? 'address already in use' : message}\n`,
-    );
-    process.exit(1);
+    await bus?.close();
+    return await fail(app, `cannot listen on ${where}: ${code === 'EADDRINUSE' ? 'address already in use' : message}`);
   }
-  process.stdout.write(`${app.name} (${app.adapter.name}) listening on ${server.url}\n`);
+  if (worker) {
+    if (sticky) await setupStickyWorker(app.stickySessions!(server));
+    tellPrimary({ type: WORKER_MESSAGE.ready, url: server.url });
+  } else {
+    process.stdout.write(readyLine(app, server.url));
+  }
 
   let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
+  const stop = (signal: NodeJS.Signals | 'primary'): void => {
     if (stopping) {
+      // A worker hears Ctrl-C from the terminal and from its primary: only a real repeat forces.
+      if (signal === 'primary' || worker) return;
       logger.warn({ signal }, 'second signal: exiting without waiting');
       process.exit(1);
     }
     stopping = true;
     logger.info({ signal, connections: server.connectionCount }, 'shutting down');
-    server.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    server
+      .close()
+      // The leaves of the clients just closed go out before the bus closes.
+      .then(() => bus?.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  if (worker) {
+    process.on('message', (message: WorkerMessage) => {
+      if (message?.type === WORKER_MESSAGE.shutdown) stop('primary');
+    });
+  }
+}
+
+/** Connects the Redis bus before the server listens; exits 1 with one clear line if it cannot. */
+async function connectBus(app: ServerApp, parsed: ParsedArgs, logger: Logger): Promise<RedisBus> {
+  const bus = createRedisBus(parsed.redisUrl!, {
+    logger,
+    prefix: parsed.redisPrefix,
+    connectionName: `${app.name}-${process.pid}`,
+  });
+  try {
+    await bus.ready;
+  } catch (error) {
+    return await fail(app, (error as Error).message);
+  }
+  return bus;
+}
+
+/** One line on stderr and exit 1; a worker hands the line to its primary, which prints it once. */
+async function fail(app: ServerApp, message: string): Promise<never> {
+  if (cluster.isWorker) {
+    await new Promise<void>((resolve) => tellPrimary({ type: WORKER_MESSAGE.failed, message }, resolve));
+  } else {
+    process.stderr.write(`${app.name}: ${message}\n`);
+  }
+  process.exit(1);
+}
+
+function tellPrimary(message: WorkerMessage, then?: () => void): void {
+  process.send?.(message, undefined, {}, () => then?.());
+}
+
+async function setupStickyWorker(io: StickyTarget): Promise<void> {
+  const { setupWorker } = await import('@socket.io/sticky');
+  setupWorker(io as unknown as Parameters<typeof setupWorker>[0]);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseServerArgs, parseSize } from '../src/index.js';
+import { parseDuration, parseServerArgs, parseSize, usage } from '../src/index.js';
 
 const spec = { name: 'x-server', defaultPort: 1234 };
 
@@ -73,5 +73,34 @@ describe('parseServerArgs', () => {
     [['--nope'], /Unknown option/],
     [['stray'], /unexpected argument/],
     [['--require-protocol', '--no-require-protocol'], /contradict/],
+    [['--redis-url', 'localhost:6379'], /not a redis:\/\/ or rediss:\/\/ URL/],
+    [['--redis-url', 'nope'], /not a URL/],
+    [['--redis-url', 'redis://127.0.0.1', '--redis-prefix', 'has space'], /--redis-prefix/],
+    [['--workers', '0'], /not a process count/],
+    [['--workers', '1.5'], /not a process count/],
+    [['--workers', '2'], /--workers 2 needs --redis-url/],
   ])('refuses %j', (argv, message) => expect(() => parseServerArgs(spec, argv)).toThrow(message));
+  it('has no bus and one process unless asked', () => {
+    expect(parseServerArgs(spec, [])).toMatchObject({ redisUrl: undefined, redisPrefix: 'socketlab', workers: 1 });
+  });
+  it('takes the scale-out flags', () => {
+    const parsed = parseServerArgs(spec, [
+      '--redis-url',
+      'redis://:secret@10.0.0.5:6380/2',
+      '--redis-prefix',
+      'chat:eu-1',
+      '-w',
+      '3',
+    ]);
+    expect(parsed).toMatchObject({ redisUrl: 'redis://:secret@10.0.0.5:6380/2', redisPrefix: 'chat:eu-1', workers: 3 });
+    // Not adapter options: they stay out of what createServer gets.
+    expect(parsed.options).not.toHaveProperty('redisUrl');
+    expect(parseServerArgs(spec, ['--workers', 'auto', '--redis-url', 'rediss://r'])!.workers).toBeGreaterThanOrEqual(
+      1,
+    );
+  });
+  it('documents the scale-out flags in the usage text', () => {
+    const text = usage(spec);
+    for (const flag of ['--redis-url URL', '--redis-prefix P', '--workers N']) expect(text).toContain(flag);
+  });
 });

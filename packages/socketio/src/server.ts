@@ -1,4 +1,9 @@
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import type { Socket as NetSocket } from 'node:net';
 import {
   closeAllGracefully,
@@ -133,8 +138,17 @@ function emitTo(socket: Socket, message: ServerMessage): void {
   socket.emit(event, arg);
 }
 
+/**
+ * The contract server plus what `@socket.io/sticky`'s `setupWorker` needs: the server app's
+ * `--workers` hands each worker its sessions' connections through `httpServer`.
+ */
+export interface SocketIoServer extends RealtimeServer {
+  readonly httpServer: HttpServer;
+  readonly engine: EngineServer;
+}
+
 /** A listening contract server on socket.io, serving both the websocket and the long-polling transports. */
-export async function createServer(options: ServerOptions = {}): Promise<RealtimeServer> {
+export async function createServer(options: ServerOptions = {}): Promise<SocketIoServer> {
   const opts = resolveServerOptions(options);
   const { logger } = opts;
   /** Per engine.io session, from its first packet on. */
@@ -301,7 +315,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   }
 
   const port = await listen(httpServer, opts.port, opts.host);
-  return realtimeServer({
+  const server = realtimeServer({
     url: serverUrl('http', opts.host, port),
     port,
     room,
@@ -331,4 +345,5 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
       await stopped;
     },
   });
+  return Object.assign(server, { httpServer, engine });
 }
