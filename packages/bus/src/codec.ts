@@ -1,4 +1,4 @@
-import type { BusEvent } from '@socketlab/contract';
+import { type BusEvent, RawJson } from '@socketlab/contract';
 
 /**
  * The wire form of a bus event: JSON, with bytes tagged so they survive the trip.
@@ -7,10 +7,13 @@ import type { BusEvent } from '@socketlab/contract';
  * contract says they come back as binary. JSON has no bytes, so every ArrayBuffer view or
  * ArrayBuffer becomes `{"$bytes":"<base64>"}`. A payload object that happens to look like a
  * tag (its only key is `$bytes` or `$object`) is wrapped as `{"$object":{...}}`, so no
- * payload can ever be mistaken for a tag: decoding is exact for every JSON value.
+ * payload can ever be mistaken for a tag: decoding is exact for every JSON value. A payload
+ * a WebSocket client sent (`RawJson`, its exact text) travels as `{"$json":"<text>"}` so big
+ * integers and -0 reach the other processes' clients unchanged.
  */
 const BYTES = '$bytes';
 const OBJECT = '$object';
+const JSON_TEXT = '$json';
 
 export function encodeBusEvent(event: BusEvent): string {
   return JSON.stringify(encodeValue(event));
@@ -28,6 +31,7 @@ function encodeValue(value: unknown): unknown {
     return { [BYTES]: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
   }
   if (value instanceof ArrayBuffer) return { [BYTES]: Buffer.from(value).toString('base64') };
+  if (value instanceof RawJson) return { [JSON_TEXT]: value.text };
   if (Array.isArray(value)) return value.map(encodeValue);
   // Anything else with a toJSON (a Date) goes the way JSON.stringify would send it.
   const toJSON = (value as { toJSON?: unknown }).toJSON;
@@ -47,6 +51,9 @@ function decodeValue(value: unknown): unknown {
   if (keys.length === 1 && keys[0] === BYTES && typeof record[BYTES] === 'string') {
     return Buffer.from(record[BYTES], 'base64');
   }
+  if (keys.length === 1 && keys[0] === JSON_TEXT && typeof record[JSON_TEXT] === 'string') {
+    return new RawJson(record[JSON_TEXT]);
+  }
   // The wrapper's contents are a payload object: its keys are data, never tags.
   const entries = keys.length === 1 && keys[0] === OBJECT && isRecord(record[OBJECT]) ? record[OBJECT] : record;
   const decoded: Record<string, unknown> = {};
@@ -61,7 +68,7 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
 
 function looksLikeTag(record: Record<string, unknown>): boolean {
   const keys = Object.keys(record);
-  return keys.length === 1 && (keys[0] === BYTES || keys[0] === OBJECT);
+  return keys.length === 1 && (keys[0] === BYTES || keys[0] === OBJECT || keys[0] === JSON_TEXT);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,4 +1,4 @@
-import type { BusEvent } from '@socketlab/contract';
+import { type BusEvent, RawJson } from '@socketlab/contract';
 import { describe, expect, it } from 'vitest';
 import { decodeBusEvent, encodeBusEvent } from '../src/index.js';
 
@@ -36,7 +36,13 @@ describe('bus event codec', () => {
   });
 
   it('never mistakes a payload that looks like a tag for bytes', () => {
-    const tricky = [{ $bytes: 'AAEC' }, { $object: { $bytes: 'x' } }, { $object: 1 }, { $bytes: 1, other: 2 }];
+    const tricky = [
+      { $bytes: 'AAEC' },
+      { $object: { $bytes: 'x' } },
+      { $object: 1 },
+      { $bytes: 1, other: 2 },
+      { $json: '1' },
+    ];
     for (const payload of tricky) {
       expect(roundTrip({ kind: 'broadcast', origin: 'r', from: 'a', payload })).toStrictEqual({
         kind: 'broadcast',
@@ -45,6 +51,13 @@ describe('bus event codec', () => {
         payload,
       });
     }
+  });
+
+  it('carries a payload kept as exact JSON text exactly', () => {
+    const payload = new RawJson('{"big":12345678901234567890,"neg":-0}');
+    const decoded = roundTrip({ kind: 'broadcast', origin: 'r', from: 'a', payload }) as { payload: unknown };
+    expect(decoded.payload).toBeInstanceOf(RawJson);
+    expect((decoded.payload as RawJson).text).toBe(payload.text);
   });
 
   it('keeps a __proto__ key as data', () => {

@@ -161,7 +161,7 @@ await describeWithRedis('redis bus', () => {
     const droppedBefore = a.dropped;
     a.publish({ kind: 'join', origin: 'ra', id: 'during' });
     expect(a.dropped).toBe(droppedBefore + 1);
-    expect(logger.has('redis connection lost')).toBe(true);
+    await eventually(() => logger.has('redis connection lost'), 5_000, 'the outage to be logged');
 
     await throwaway.start();
     await eventually(() => a.connected, 10_000, 'the bus to reconnect');
