@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
 import {
   type ConnectOptions,
-  encodeClientText,
   HandshakeError,
   Inbox,
   parseServerText,
   type RealtimeClient,
   SUBPROTOCOL,
+  webSocketClient,
 } from '@socketlab/contract';
 import { Connection } from './connection.js';
 import { CLIENT_MAX_PAYLOAD } from './constants.js';
@@ -88,19 +88,14 @@ function open(conn: Connection, protocol: string, head: Buffer): RealtimeClient 
     return info;
   });
   conn.start(head);
-  return {
+  return webSocketClient({
     protocol,
-    send: (message) => conn.sendText(encodeClientText(message)),
+    inbox,
+    closed,
     sendText: (text) => conn.sendText(text),
     sendBinary: (data) => conn.sendBinary(data),
-    receive: (type, timeoutMs) => inbox.take(type, timeoutMs),
-    pending: () => inbox.pending(),
-    closed,
-    close: (code = 1000, reason = '') => {
-      conn.close(code, reason);
-      return closed;
-    },
+    startClose: (code = 1000, reason = '') => conn.close(code, reason),
     pauseReading: () => conn.socket.pause(),
     terminate: () => conn.terminate(),
-  };
+  });
 }

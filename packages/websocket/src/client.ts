@@ -2,12 +2,12 @@ import {
   CloseCode,
   type CloseInfo,
   type ConnectOptions,
-  encodeClientText,
   HandshakeError,
   Inbox,
   parseServerText,
   type RealtimeClient,
   SUBPROTOCOL,
+  webSocketClient,
 } from '@socketlab/contract';
 import websocket from 'websocket';
 
@@ -76,20 +76,15 @@ function wrap(connection: websocket.connection): RealtimeClient {
     });
   });
 
-  return {
+  return webSocketClient({
     protocol: connection.protocol ?? '',
-    send: (message) => connection.sendUTF(encodeClientText(message)),
+    inbox,
+    closed,
     sendText: (text) => connection.sendUTF(text),
     sendBinary: (data) => connection.sendBytes(Buffer.from(data.buffer, data.byteOffset, data.byteLength)),
-    receive: (type, timeoutMs) => inbox.take(type, timeoutMs),
-    pending: () => inbox.pending(),
-    closed,
-    close: (code, reason) => {
-      connection.close(code, reason);
-      return closed;
-    },
+    startClose: (code, reason) => connection.close(code, reason),
     // A paused socket neither reads messages nor answers pings: a dead or slow peer to the server.
     pauseReading: () => connection.socket.pause(),
     terminate: () => connection.drop(CloseCode.abnormal, 'terminated', true),
-  };
+  });
 }

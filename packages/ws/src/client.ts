@@ -1,12 +1,12 @@
 import {
   type CloseInfo,
   type ConnectOptions,
-  encodeClientText,
   HandshakeError,
   Inbox,
   parseServerText,
   type RealtimeClient,
   SUBPROTOCOL,
+  webSocketClient,
 } from '@socketlab/contract';
 import { WebSocket } from 'ws';
 
@@ -39,24 +39,21 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
     });
     ws.on('error', (error) => reject(new HandshakeError(`connection failed: ${error.message}`)));
     ws.once('open', () => {
-      resolve({
-        protocol: ws.protocol,
-        send: (message) => ws.send(encodeClientText(message)),
-        sendText: (text) => ws.send(text),
-        sendBinary: (data) => ws.send(data, { binary: true }),
-        receive: (type, timeoutMs) => inbox.take(type, timeoutMs),
-        pending: () => inbox.pending(),
-        closed,
-        close: (code, reason) => {
-          ws.close(code, reason);
-          return closed;
-        },
-        pauseReading: () => {
-          // ws has no public pause; its socket does. A paused peer neither reads nor pongs.
-          (ws as unknown as { _socket: { pause(): void } })._socket.pause();
-        },
-        terminate: () => ws.terminate(),
-      });
+      resolve(
+        webSocketClient({
+          protocol: ws.protocol,
+          inbox,
+          closed,
+          sendText: (text) => ws.send(text),
+          sendBinary: (data) => ws.send(data, { binary: true }),
+          startClose: (code, reason) => ws.close(code, reason),
+          pauseReading: () => {
+            // ws has no public pause; its socket does. A paused peer neither reads nor pongs.
+            (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+          },
+          terminate: () => ws.terminate(),
+        }),
+      );
     });
   });
 }
