@@ -48,6 +48,42 @@ export function enforceClientFrameRules(connection: websocket.connection): void 
   };
 }
 
+/** RFC 6455 5.2: a second length byte of 127 means a 64-bit extended payload length follows. */
+const LENGTH_64_BIT_MARKER = 127;
+
+/**
+ * True when the frame being parsed claims a 64-bit payload length of 2^32 or more. The
+ * library cannot represent such a length and refuses the frame as a protocol error (1002,
+ * 'Unsupported 64-bit length frame received'); it is a frame over any size limit, and the
+ * contract (section 4) closes that with 1009, as ws and net do. The header bytes are the
+ * ones the library parsed: byte 1 holds the 7-bit length, bytes 2-9 the extended length.
+ */
+export function claimsLengthOver32Bits(frame: websocket.frame): boolean {
+  const header = frame.frameHeader;
+  return (
+    frame.protocolError &&
+    header.length >= 10 &&
+    ((header[1] ?? 0) & 0x7f) === LENGTH_64_BIT_MARKER &&
+    header.readUInt32BE(2) !== 0
+  );
+}
+
+/**
+ * Makes the library's drop of a frame with a length of 2^32 or more a 1009 instead of a 1002
+ * (see `claimsLengthOver32Bits`). The library drops it on the next tick after parsing the
+ * header, before it reads any more input, so `currentFrame` is still that frame.
+ */
+export function reportOversizeLengthAsTooBig(connection: websocket.connection): void {
+  const drop = connection.drop.bind(connection);
+  connection.drop = (reasonCode, description, skipCloseFrame) => {
+    if (reasonCode === CloseCode.protocolError && claimsLengthOver32Bits(connection.currentFrame)) {
+      drop(CloseCode.messageTooBig, 'frame length over 2^32 - 1', skipCloseFrame);
+    } else {
+      drop(reasonCode, description, skipCloseFrame);
+    }
+  };
+}
+
 /**
  * The library's `drop()` writes its close frame and destroys the socket in the same tick.
  * A peer still sending (a client mid-way through an over-limit message) then gets a TCP

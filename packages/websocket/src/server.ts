@@ -18,7 +18,7 @@ import {
   serverUrl,
 } from '@socketlab/contract';
 import websocket from 'websocket';
-import { enforceClientFrameRules, lingerOnDrop } from './hardening.js';
+import { enforceClientFrameRules, lingerOnDrop, reportOversizeLengthAsTooBig } from './hardening.js';
 
 type Connection = websocket.connection;
 
@@ -93,6 +93,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     connection.socket.on('error', (error) => logger.debug({ err: error.message }, 'socket error'));
     enforceClientFrameRules(connection);
     lingerOnDrop(connection, opts.shutdownTimeout, lingering);
+    // After lingerOnDrop: its corrected code then goes through the lingering drop.
+    reportOversizeLengthAsTooBig(connection);
     closedConnections.set(connection, new Promise((resolve) => connection.once('close', () => resolve())));
     connection.on('error', (error) =>
       logger.debug({ id: room.idOf(connection), err: error.message }, 'connection error'),

@@ -103,6 +103,25 @@ describe('websocket adapter', () => {
     }
   });
 
+  it.each([
+    ['2^32', 2n ** 32n],
+    ['2^62', 2n ** 62n],
+    ['2^63 (the reserved top bit set)', 2n ** 63n],
+  ])('closes with 1009, not the library 1002, a frame header claiming %s bytes', async (_name, length) => {
+    server = await createServer();
+    const peer = await openPeer(server.port);
+    peer.write(upgradeRequestText(`127.0.0.1:${server.port}`, { protocols: ['echo-protocol'] }));
+    expect((await peer.readHead()).status).toBe(101);
+    await peer.readFrame();
+    // Only the header: FIN + binary, MASK + 127, the 64-bit length, a mask key.
+    const header = Buffer.alloc(14);
+    header[0] = 0x82;
+    header[1] = 0x80 | 127;
+    header.writeBigUInt64BE(length, 2);
+    peer.write(header);
+    expect(await peer.readClose()).toMatchObject({ code: 1009, frame: true });
+  });
+
   it('a refused handshake carries the HTTP status', async () => {
     server = await createServer();
     await expect(connect(server.url, { origin: 'http://evil.example' })).rejects.toMatchObject({
