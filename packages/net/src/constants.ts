@@ -27,5 +27,13 @@ export const COPY_THRESHOLD = 16 * 1024;
 /** How long a closing handshake may take before the socket is destroyed. */
 export const CLOSE_TIMEOUT = 5_000;
 
+/**
+ * Once this side has ended TCP after a completed closing handshake or a failure, how long a
+ * silent peer is waited for (its FIN) before the socket is destroyed. Any input resets it, so
+ * a peer still sending the rest of an over-limit message is read to its end; CLOSE_TIMEOUT
+ * still caps the whole.
+ */
+export const CLOSE_LINGER = 1_000;
+
 /** The client's default largest incoming message, as in ws (100 MiB). */
 export const CLIENT_MAX_PAYLOAD = 100 * 1024 * 1024;
