@@ -10,6 +10,13 @@ import type websocket from 'websocket';
 
 const CLOSE_OPCODE = 0x08;
 
+/**
+ * How long a peer may stay silent after the server has ended TCP (closing handshake done, or
+ * connection dropped) before its socket is destroyed. Any input resets it: a peer still
+ * sending the rest of an over-limit message is read to its end.
+ */
+export const CLOSE_LINGER = 1_000;
+
 interface Violation {
   code: number;
   reason: string;
@@ -112,13 +119,43 @@ export function lingerOnDrop(connection: websocket.connection, lingerMs: number,
   };
 }
 
-/** `lingering` holds the sockets still draining, so a server shutting down can destroy them. */
+/**
+ * WebSocket-Node emits `close` only when the socket closes. After a completed closing handshake
+ * it has ended TCP (RFC 6455 7.1.1) and then waits, with no timer of its own, for the peer's
+ * FIN: a peer that never sends it stays until the keepalive gives up on it. This calls
+ * `finished` when a close frame the library handled completed the handshake (it answered the
+ * peer's close, or it was the answer to ours): exactly when the library has ended the socket
+ * by then. The socket then lingers like a dropped one, `CLOSE_LINGER` of silence at most.
+ * Install it before `enforceClientFrameRules`, so that only frames the library saw count.
+ */
+export function finishOnClosingHandshake(
+  connection: websocket.connection,
+  lingering: Set<Socket>,
+  finished: () => void,
+): void {
+  const processFrame = connection.processFrame.bind(connection);
+  connection.processFrame = (frame) => {
+    processFrame(frame);
+    const { socket } = connection;
+    if (frame.opcode !== CLOSE_OPCODE || !socket.writableEnded || socket.destroyed || lingering.has(socket)) return;
+    finished();
+    socket.setTimeout(CLOSE_LINGER, () => socket.destroy());
+    lingering.add(socket);
+    socket.once('close', () => lingering.delete(socket));
+  };
+}
+
+/**
+ * `lingering` holds the sockets still draining, so a server shutting down can destroy them.
+ * A peer silent for `CLOSE_LINGER` goes sooner than `lingerMs`.
+ */
 function linger(socket: Socket, lingerMs: number, lingering: Set<Socket>): void {
   // The library's own data handler would keep buffering input it will never parse.
   socket.removeAllListeners('data');
   socket.on('data', () => {});
   socket.resume();
   socket.end();
+  socket.setTimeout(CLOSE_LINGER, () => socket.destroy());
   const timer = setTimeout(() => socket.destroy(), lingerMs);
   timer.unref();
   lingering.add(socket);
