@@ -3,7 +3,7 @@ import { connect } from './client.js';
 import { createServer } from './server.js';
 
 export { connect } from './client.js';
-export { createServer, SOCKET_IO_PATH } from './server.js';
+export { CLOSE_LINGER, createServer, SOCKET_IO_PATH } from './server.js';
 
 /** The socket.io adapter, as the conformance suite and the benchmark take it. */
 export const adapter: Adapter = {

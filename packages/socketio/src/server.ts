@@ -80,6 +80,39 @@ function packetSize(packet: EnginePacket): number {
   return 1 + data.byteLength;
 }
 
+/**
+ * How long a websocket stays open once its engine.io session is over, or once ws has ended TCP:
+ * ws itself waits 30 s for a peer that never answers a close or never sends its FIN, which kept
+ * a dropped peer's socket (and a shutting-down process) alive that long.
+ */
+export const CLOSE_LINGER = 1_000;
+
+/**
+ * The underlying TCP socket of an upgrade, until it closes: ws ends it (both close frames
+ * exchanged, or the connection failed for a limit or a protocol violation) and then waits for
+ * the peer's FIN up to 30 s. The socket's public `finish` marks that moment: from then on a peer
+ * silent for `CLOSE_LINGER` is destroyed (any input resets it). ws then reports the close, and
+ * engine.io and socket.io after it.
+ */
+function lingerAfterEnd(socket: NetSocket, upgraded: Set<NetSocket>): void {
+  upgraded.add(socket);
+  socket.once('close', () => upgraded.delete(socket));
+  socket.once('finish', () => socket.setTimeout(CLOSE_LINGER, () => socket.destroy()));
+}
+
+/**
+ * A session that ended while its websocket was still open (a polite close the peer has not
+ * answered yet: an over-limit message, a transport error): terminated after `CLOSE_LINGER`
+ * instead of ws's 30 s. The session is already gone from socket.io's view (disconnect, leave).
+ */
+function terminateLeftover(conn: EngineSocket): void {
+  const transport = conn.transport as unknown as TransportInternals;
+  const ws = transport.name === 'websocket' ? transport.socket : undefined;
+  if (!ws || ws.readyState === WS_CLOSED) return;
+  const timer = setTimeout(() => ws.terminate(), CLOSE_LINGER);
+  ws.once('close', () => clearTimeout(timer));
+}
+
 /** Ends a connection now, without waiting for a peer that may never answer. */
 function terminateTransport(conn: EngineSocket): void {
   const transport = conn.transport as unknown as TransportInternals;
@@ -212,6 +245,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     conn.once('close', () => {
       sessions.delete(id);
       meters.delete(conn);
+      // While shutting down, the shutdown timeout is the wait for the closing handshakes.
+      if (!shuttingDown) terminateLeftover(conn);
     });
     conn.on('packet', (packet: { type: string; data?: unknown }) => limitMessageSize(conn, packet));
   });
@@ -244,6 +279,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   }
 
   let shuttingDown = false;
+  /** Every socket handed to engine.io's upgrade, until it closes: no longer the http server's. */
+  const upgraded = new Set<NetSocket>();
   const httpServer = createHttpServer({ maxHeaderSize: DEFAULTS.maxHeadSize });
   const handshaking = guardHttpServer(
     httpServer,
@@ -282,6 +319,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
         socket.end(httpRefusal(503, 'server shutting down'));
         return;
       }
+      lingerAfterEnd(socket as NetSocket, upgraded);
       engine.handleUpgrade(request, socket, head);
     },
   );
@@ -327,6 +365,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
       await io.close();
       const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       for (const socket of handshaking) socket.destroy();
+      // What is left of sessions already over: sockets ws still holds for a peer's close or FIN.
+      for (const socket of upgraded) socket.destroy();
       httpServer.closeAllConnections();
       await stopped;
     },
