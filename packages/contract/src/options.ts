@@ -27,6 +27,14 @@ export const DEFAULTS = {
 
 export const SUBPROTOCOL = 'echo-protocol';
 
+/**
+ * Once the server has ended TCP (closing handshake done, or the connection failed or was
+ * dropped), how long a silent peer may keep its socket before it is destroyed. Any input
+ * resets it, so a peer still sending the rest of an over-limit message is read to its end.
+ * The libraries wait 30 s here, which kept dropped peers (and shutting-down processes) alive.
+ */
+export const CLOSE_LINGER = 1_000;
+
 /** The longest delay a Node timer honours (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { CloseCode, type CloseInfo } from '@socketlab/contract';
-import { CLOSE_TIMEOUT, Opcode } from './constants.js';
+import { CLOSE_LINGER, CLOSE_TIMEOUT, Opcode } from './constants.js';
 import { type ProtocolError, Receiver } from './receiver.js';
 import { Sender } from './sender.js';
 
@@ -11,6 +11,8 @@ export interface ConnectionOptions {
   maxPayload: number;
   /** How long the closing handshake may take before the socket is destroyed. */
   closeTimeout?: number;
+  /** After this side ended TCP: how long a silent peer is waited for (see CLOSE_LINGER). */
+  closeLinger?: number;
   /**
    * Pings are not answered while the socket holds more unsent bytes than this: a peer that
    * floods pings and never reads cannot grow the pong backlog without bound (RFC 6455
@@ -26,6 +28,8 @@ const noop = (): void => {};
  * through the receiver, out through the sender, and the closing handshake. How it ended
  * is `closed`: the peer's close code (1005 if its close frame had none), or 1006 when the
  * socket went away without a close frame from the peer (RFC 6455 7.1.5).
+ * `finished` comes earlier: when nothing more will be exchanged, the closing handshake
+ * complete or the connection failed, while the TCP connection may still be winding down.
  */
 export class Connection {
   /** Set by the owner before `start`. */
@@ -35,12 +39,20 @@ export class Connection {
   onHandlerError: (error: unknown) => void = noop;
 
   readonly closed: Promise<CloseInfo>;
+  /**
+   * Both close frames exchanged, the connection failed, or the socket gone: the connection has
+   * ended from the protocol's point of view (a room's `leave` goes out here, not when a peer
+   * that never sends its FIN is finally destroyed).
+   */
+  readonly finished: Promise<void>;
   private resolveClosed!: (info: CloseInfo) => void;
+  private resolveFinished!: () => void;
   private stateValue: ConnectionState = 'open';
   private readonly receiver: Receiver;
   private readonly sender: Sender;
   private readonly isServer: boolean;
   private readonly closeTimeout: number;
+  private readonly closeLinger: number;
   private readonly pongBacklogLimit: number;
   private closeSent = false;
   private received: CloseInfo | undefined;
@@ -52,9 +64,13 @@ export class Connection {
   ) {
     this.isServer = options.role === 'server';
     this.closeTimeout = options.closeTimeout ?? CLOSE_TIMEOUT;
+    this.closeLinger = options.closeLinger ?? CLOSE_LINGER;
     this.pongBacklogLimit = options.pongBacklogLimit ?? Number.POSITIVE_INFINITY;
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
+    });
+    this.finished = new Promise((resolve) => {
+      this.resolveFinished = resolve;
     });
     this.sender = new Sender(socket, !this.isServer);
     this.receiver = new Receiver(
@@ -153,17 +169,28 @@ export class Connection {
       this.sendClose(code === CloseCode.noStatus ? undefined : code);
     }
     this.stateValue = 'closing';
+    this.resolveFinished();
     // Both close frames are out: the server closes TCP first (RFC 6455 7.1.1); the client
     // waits for that, a bounded time.
-    if (this.isServer) this.socket.end();
-    this.armCloseTimer();
+    if (this.isServer) this.endAndLinger();
+    else this.armCloseTimer();
   }
 
   private protocolError(error: ProtocolError): void {
     // Fail the connection (RFC 6455 7.1.7): a close with the reason, then no more reading.
     if (!this.closeSent) this.sendClose(error.code, error.reason);
     this.stateValue = 'closing';
+    this.resolveFinished();
+    this.endAndLinger();
+  }
+
+  /**
+   * This side is done: FIN now, then destroy once the peer has been silent for the linger time
+   * (its FIN closes the socket sooner), within the closing-handshake timeout in any case.
+   */
+  private endAndLinger(): void {
     this.socket.end();
+    this.socket.setTimeout(this.closeLinger, () => this.socket.destroy());
     this.armCloseTimer();
   }
 
@@ -177,6 +204,7 @@ export class Connection {
     if (this.stateValue === 'closed') return;
     clearTimeout(this.closeTimer);
     this.stateValue = 'closed';
+    this.resolveFinished();
     this.resolveClosed(this.received ?? { code: CloseCode.abnormal, reason: '' });
   }
 }

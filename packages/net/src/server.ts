@@ -74,14 +74,18 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
         { id: room.idOf(conn), err: error instanceof Error ? error.message : String(error) },
         'handler failed',
       );
-    void conn.closed.then(({ code }) => {
-      connections.delete(conn);
+    // Leave as soon as the closing handshake is done (or the connection failed), not when a
+    // peer that never sends its FIN is finally destroyed.
+    void conn.finished.then(() => {
       heartbeat.untrack(conn);
-      logger.debug({ id: room.idOf(conn), code }, 'connection closed');
       room.remove(conn);
     });
+    void conn.closed.then(({ code }) => {
+      connections.delete(conn);
+      logger.debug({ id, code }, 'connection closed');
+    });
     heartbeat.track(conn);
-    room.add(conn);
+    const id = room.add(conn);
     conn.start(rest);
     socket.uncork();
   };

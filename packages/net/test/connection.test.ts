@@ -14,12 +14,14 @@ import { Receiver } from '../src/receiver.js';
 import { encodeFrame } from '../src/sender.js';
 
 /** A connected TCP pair on loopback: `near` is wrapped in a Connection, `far` plays the raw peer. */
-async function socketPair(): Promise<{ near: Socket; far: Socket; server: Server }> {
+async function socketPair(
+  farOptions: { allowHalfOpen?: boolean } = {},
+): Promise<{ near: Socket; far: Socket; server: Server }> {
   const server = createTcpServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const accepted = once(server, 'connection') as Promise<[Socket]>;
-  const far = tcpConnect((server.address() as AddressInfo).port, '127.0.0.1');
+  const far = tcpConnect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', ...farOptions });
   await once(far, 'connect');
   const [near] = await accepted;
   return { near, far, server };
@@ -63,8 +65,8 @@ describe('connection: closing handshake', () => {
   afterEach(() => {
     for (const fn of cleanup.splice(0)) fn();
   });
-  const pair = async () => {
-    const made = await socketPair();
+  const pair = async (farOptions: { allowHalfOpen?: boolean } = {}) => {
+    const made = await socketPair(farOptions);
     cleanup.push(() => {
       made.far.destroy();
       made.near.destroy();
@@ -154,6 +156,54 @@ describe('connection: closing handshake', () => {
     expect((await frames.next(Opcode.close)).code).toBe(1011);
     expect((await within(conn.closed, 5_000, 'the failed connection to close')).code).toBe(1006);
     expect(errors).toHaveLength(1);
+  });
+
+  // The peers below keep their side open after the server's FIN (allowHalfOpen): they never
+  // send theirs. The close timeout is far beyond any wait here: only the linger can end them.
+  it('finishes as soon as a peer-initiated close is answered, and destroys a peer that never sends its FIN after the linger', async () => {
+    const { near, far } = await pair({ allowHalfOpen: true });
+    const conn = new Connection(near, { role: 'server', maxPayload: 1024, closeTimeout: 600_000, closeLinger: 200 });
+    conn.start(Buffer.alloc(0));
+    const frames = framesOn(far, 'client');
+    const farEnded = once(far, 'end');
+    far.write(encodeFrame(Opcode.close, Buffer.from([0x03, 0xe8]), true, true));
+    expect((await frames.next(Opcode.close)).code).toBe(1000);
+    await within(conn.finished, 5_000, 'the connection to finish once the close is answered');
+    expect(near.destroyed).toBe(false);
+    // RFC 6455 7.1.1: the server closes TCP first.
+    await within(farEnded, 5_000, 'the server FIN');
+    expect(await within(conn.closed, 4_000, 'the linger to destroy the half-open socket')).toStrictEqual({
+      code: 1000,
+      reason: '',
+    });
+    expect(near.destroyed).toBe(true);
+  });
+
+  it('finishes when it fails the connection, and destroys a peer that never sends its FIN after the linger', async () => {
+    const { near, far } = await pair({ allowHalfOpen: true });
+    const conn = new Connection(near, { role: 'server', maxPayload: 1024, closeTimeout: 600_000, closeLinger: 200 });
+    conn.start(Buffer.alloc(0));
+    const frames = framesOn(far, 'client');
+    far.write(encodeFrame(Opcode.text, 'unmasked from a client'));
+    expect((await frames.next(Opcode.close)).code).toBe(1002);
+    await within(conn.finished, 5_000, 'the failed connection to finish');
+    expect((await within(conn.closed, 4_000, 'the linger to destroy the half-open socket')).code).toBe(1006);
+  });
+
+  it('does not finish while its own close awaits the answer', async () => {
+    const { near, far } = await pair();
+    const conn = new Connection(near, { role: 'server', maxPayload: 1024, closeTimeout: 5_000 });
+    conn.start(Buffer.alloc(0));
+    const frames = framesOn(far, 'client');
+    let finished = false;
+    void conn.finished.then(() => {
+      finished = true;
+    });
+    conn.close(1001, 'going');
+    expect((await frames.next(Opcode.close)).code).toBe(1001);
+    expect(finished).toBe(false);
+    far.write(encodeFrame(Opcode.close, Buffer.from([0x03, 0xe9]), true, true));
+    await within(conn.finished, 5_000, 'the answered close to finish the connection');
   });
 
   it('fails a server frame that is masked: sends 1002 and reports 1006 (no close frame received)', async () => {

@@ -6,6 +6,7 @@ import {
 } from 'node:http';
 import type { Socket as NetSocket } from 'node:net';
 import {
+  CLOSE_LINGER,
   closeAllGracefully,
   DEFAULTS,
   guardHttpServer,
@@ -83,6 +84,32 @@ function packetSize(packet: EnginePacket): number {
   if (data === undefined) return 1;
   if (typeof data === 'string') return 1 + Buffer.byteLength(data);
   return 1 + data.byteLength;
+}
+
+/**
+ * The underlying TCP socket of an upgrade, until it closes: ws ends it (both close frames
+ * exchanged, or the connection failed for a limit or a protocol violation) and then waits for
+ * the peer's FIN up to 30 s. The socket's public `finish` marks that moment: from then on a peer
+ * silent for `CLOSE_LINGER` is destroyed (any input resets it). ws then reports the close, and
+ * engine.io and socket.io after it.
+ */
+function lingerAfterEnd(socket: NetSocket, upgraded: Set<NetSocket>): void {
+  upgraded.add(socket);
+  socket.once('close', () => upgraded.delete(socket));
+  socket.once('finish', () => socket.setTimeout(CLOSE_LINGER, () => socket.destroy()));
+}
+
+/**
+ * A session that ended while its websocket was still open (a polite close the peer has not
+ * answered yet: an over-limit message, a transport error): terminated after `CLOSE_LINGER`
+ * instead of ws's 30 s. The session is already gone from socket.io's view (disconnect, leave).
+ */
+function terminateLeftover(conn: EngineSocket): void {
+  const transport = conn.transport as unknown as TransportInternals;
+  const ws = transport.name === 'websocket' ? transport.socket : undefined;
+  if (!ws || ws.readyState === WS_CLOSED) return;
+  const timer = setTimeout(() => ws.terminate(), CLOSE_LINGER);
+  ws.once('close', () => clearTimeout(timer));
 }
 
 /** Ends a connection now, without waiting for a peer that may never answer. */
@@ -226,6 +253,8 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
     conn.once('close', () => {
       sessions.delete(id);
       meters.delete(conn);
+      // While shutting down, the shutdown timeout is the wait for the closing handshakes.
+      if (!shuttingDown) terminateLeftover(conn);
     });
     conn.on('packet', (packet: { type: string; data?: unknown }) => limitMessageSize(conn, packet));
   });
@@ -258,6 +287,8 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
   }
 
   let shuttingDown = false;
+  /** Every socket handed to engine.io's upgrade, until it closes: no longer the http server's. */
+  const upgraded = new Set<NetSocket>();
   const httpServer = createHttpServer({ maxHeaderSize: DEFAULTS.maxHeadSize });
   const handshaking = guardHttpServer(
     httpServer,
@@ -296,6 +327,7 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
         socket.end(httpRefusal(503, 'server shutting down'));
         return;
       }
+      lingerAfterEnd(socket as NetSocket, upgraded);
       engine.handleUpgrade(request, socket, head);
     },
   );
@@ -341,6 +373,8 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
       await io.close();
       const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       for (const socket of handshaking) socket.destroy();
+      // What is left of sessions already over: sockets ws still holds for a peer's close or FIN.
+      for (const socket of upgraded) socket.destroy();
       httpServer.closeAllConnections();
       await stopped;
     },

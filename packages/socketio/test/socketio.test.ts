@@ -1,7 +1,8 @@
 import { request } from 'node:http';
 import { connect as netConnect } from 'node:net';
-import { within } from '@socketlab/conformance';
+import { closePayload, Opcode, RawPeer, within } from '@socketlab/conformance';
 import type { RealtimeClient, RealtimeServer, ServerOptions } from '@socketlab/contract';
+import { CLOSE_LINGER } from '@socketlab/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, createServer, SOCKET_IO_PATH } from '../src/index.js';
 
@@ -13,9 +14,11 @@ import { connect, createServer, SOCKET_IO_PATH } from '../src/index.js';
 const KiB = 1024;
 let server: RealtimeServer | undefined;
 const clients: RealtimeClient[] = [];
+const peers: RawPeer[] = [];
 
 afterEach(async () => {
   for (const client of clients.splice(0)) client.terminate();
+  for (const peer of peers.splice(0)) peer.destroy();
   await server?.close();
   server = undefined;
 });
@@ -188,4 +191,127 @@ describe.each(['websocket', 'polling'] as const)('socket.io adapter over %s', (t
     clients.push(allowed);
     await allowed.receive('welcome');
   });
+});
+
+/**
+ * A raw websocket peer on socket.io that keeps its side of TCP open after the server's FIN
+ * (Duplex's documented `allowHalfOpen`): ws waits 30 s for such a peer's close or FIN.
+ * Joined to the default namespace; `id` is its socket.id.
+ */
+async function halfOpenSocketIoPeer(port: number): Promise<{ peer: RawPeer; id: string }> {
+  const peer = await RawPeer.upgraded(port, { path: `${SOCKET_IO_PATH}?EIO=4&transport=websocket`, protocols: [] });
+  peers.push(peer);
+  peer.socket.allowHalfOpen = true;
+  const text = async () => (await peer.readFrame()).payload.toString();
+  expect(await text()).toMatch(/^0\{/);
+  peer.sendFrame({ opcode: Opcode.text, payload: '40' });
+  expect(await text()).toMatch(/^40\{/);
+  const welcome = JSON.parse((await text()).slice(2)) as [string, { id: string }];
+  expect(welcome[0]).toBe('welcome');
+  return { peer, id: welcome[1].id };
+}
+
+/**
+ * Resolves with the error code once a write fails: a reset answers writes to a socket the
+ * server has destroyed. Writing also keeps the socket busy, so no idle timer ends it.
+ */
+function writeUntilReset(peer: RawPeer, chunk: Buffer): { reset: Promise<string>; stop: () => void } {
+  const reset = new Promise<string>((resolve) => {
+    peer.socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+  });
+  const timer = setInterval(() => peer.socket.write(chunk), 50);
+  return { reset, stop: () => clearInterval(timer) };
+}
+
+describe('socket.io adapter: websocket peers that keep TCP open', () => {
+  it(
+    'destroys by the end of close() the socket of a peer dropped for an over-limit message',
+    { timeout: 20_000 },
+    async () => {
+      const s = await start({ maxPayload: 64 * KiB, shutdownTimeout: 200 });
+      const { peer } = await halfOpenSocketIoPeer(s.port);
+      peer.sendFrame({ opcode: Opcode.text, payload: `42["echo",{"payload":"${'a'.repeat(70 * KiB)}"}]` });
+      expect(await peer.readClose()).toMatchObject({ code: 1009, frame: true });
+      await peer.waitEnd();
+      // Bytes keep arriving, so only close() can end this socket before ws's 30 s.
+      const writes = writeUntilReset(peer, Buffer.from('x'));
+      try {
+        await within(s.close(), 10_000, 'server.close()');
+        server = undefined;
+        expect(await within(writes.reset, 10_000, 'the server to destroy the dropped socket')).toMatch(
+          /ECONNRESET|EPIPE/,
+        );
+      } finally {
+        writes.stop();
+      }
+    },
+  );
+
+  it(
+    'destroys by the end of close() the websocket of a session that never joined a namespace',
+    { timeout: 20_000 },
+    async () => {
+      // socket.io's own connect timeout must not be what ends it.
+      const s = await start({ shutdownTimeout: 200, handshakeTimeout: 60_000 });
+      const peer = await RawPeer.upgraded(s.port, {
+        path: `${SOCKET_IO_PATH}?EIO=4&transport=websocket`,
+        protocols: [],
+      });
+      peers.push(peer);
+      peer.socket.allowHalfOpen = true;
+      expect((await peer.readFrame()).payload.toString()).toMatch(/^0\{/);
+      // Pings, never the answer to the close that io.close() sends: ws alone would wait 30 s.
+      const writes = writeUntilReset(peer, Buffer.from([0x89, 0x80, 0, 0, 0, 0]));
+      try {
+        await within(s.close(), 10_000, 'server.close()');
+        server = undefined;
+        expect(await within(writes.reset, 10_000, 'the server to destroy the socket')).toMatch(/ECONNRESET|EPIPE/);
+      } finally {
+        writes.stop();
+      }
+    },
+  );
+
+  it(
+    'sends leave soon after the closing handshake of a peer that never sends its FIN',
+    { timeout: 20_000 },
+    async () => {
+      await start();
+      const observer = await join('websocket');
+      const { peer, id } = await halfOpenSocketIoPeer(server!.port);
+      expect(await observer.client.receive('join')).toStrictEqual({ type: 'join', id });
+      peer.sendFrame({ opcode: Opcode.close, payload: closePayload(1000) });
+      expect(await peer.readClose()).toMatchObject({ code: 1000, frame: true });
+      await peer.waitEnd();
+      // ws reports the close (and socket.io the disconnect) once the socket is gone: CLOSE_LINGER.
+      expect(await observer.client.receive('leave', CLOSE_LINGER + 9_000)).toStrictEqual({ type: 'leave', id });
+    },
+  );
+
+  it(
+    'terminates the websocket of a session it ended, when the peer never answers the close',
+    { timeout: 20_000 },
+    async () => {
+      const s = await start({ maxPayload: 64 * KiB });
+      const observer = await join('websocket');
+      const { peer, id } = await halfOpenSocketIoPeer(s.port);
+      expect(await observer.client.receive('join')).toStrictEqual({ type: 'join', id });
+      // A binary event whose two parts are under the limit each and over it together.
+      peer.sendFrame({
+        opcode: Opcode.text,
+        payload: '452-["echo",{"payload":[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]}]',
+      });
+      peer.sendFrame({ opcode: Opcode.binary, payload: Buffer.alloc(40 * KiB) });
+      peer.sendFrame({ opcode: Opcode.binary, payload: Buffer.alloc(40 * KiB) });
+      expect((await peer.readClose()).frame).toBe(true);
+      expect(await observer.client.receive('leave')).toStrictEqual({ type: 'leave', id });
+      // Pings, never the close answer: ws alone would wait 30 s for it.
+      const writes = writeUntilReset(peer, Buffer.from([0x89, 0x80, 0, 0, 0, 0]));
+      try {
+        expect(await within(writes.reset, 10_000, 'the server to terminate the websocket')).toMatch(/ECONNRESET|EPIPE/);
+      } finally {
+        writes.stop();
+      }
+    },
+  );
 });

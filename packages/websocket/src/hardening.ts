@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
-import { CloseCode, isValidWireCloseCode } from '@socketlab/contract';
+import { CLOSE_LINGER, CloseCode, isValidWireCloseCode } from '@socketlab/contract';
 import type websocket from 'websocket';
 
 /**
@@ -48,6 +48,42 @@ export function enforceClientFrameRules(connection: websocket.connection): void 
   };
 }
 
+/** RFC 6455 5.2: a second length byte of 127 means a 64-bit extended payload length follows. */
+const LENGTH_64_BIT_MARKER = 127;
+
+/**
+ * True when the frame being parsed claims a 64-bit payload length of 2^32 or more. The
+ * library cannot represent such a length and refuses the frame as a protocol error (1002,
+ * 'Unsupported 64-bit length frame received'); it is a frame over any size limit, and the
+ * contract (section 4) closes that with 1009, as ws and net do. The header bytes are the
+ * ones the library parsed: byte 1 holds the 7-bit length, bytes 2-9 the extended length.
+ */
+export function claimsLengthOver32Bits(frame: websocket.frame): boolean {
+  const header = frame.frameHeader;
+  return (
+    frame.protocolError &&
+    header.length >= 10 &&
+    ((header[1] ?? 0) & 0x7f) === LENGTH_64_BIT_MARKER &&
+    header.readUInt32BE(2) !== 0
+  );
+}
+
+/**
+ * Makes the library's drop of a frame with a length of 2^32 or more a 1009 instead of a 1002
+ * (see `claimsLengthOver32Bits`). The library drops it on the next tick after parsing the
+ * header, before it reads any more input, so `currentFrame` is still that frame.
+ */
+export function reportOversizeLengthAsTooBig(connection: websocket.connection): void {
+  const drop = connection.drop.bind(connection);
+  connection.drop = (reasonCode, description, skipCloseFrame) => {
+    if (reasonCode === CloseCode.protocolError && claimsLengthOver32Bits(connection.currentFrame)) {
+      drop(CloseCode.messageTooBig, 'frame length over 2^32 - 1', skipCloseFrame);
+    } else {
+      drop(reasonCode, description, skipCloseFrame);
+    }
+  };
+}
+
 /**
  * The library's `drop()` writes its close frame and destroys the socket in the same tick.
  * A peer still sending (a client mid-way through an over-limit message) then gets a TCP
@@ -76,13 +112,43 @@ export function lingerOnDrop(connection: websocket.connection, lingerMs: number,
   };
 }
 
-/** `lingering` holds the sockets still draining, so a server shutting down can destroy them. */
+/**
+ * WebSocket-Node emits `close` only when the socket closes. After a completed closing handshake
+ * it has ended TCP (RFC 6455 7.1.1) and then waits, with no timer of its own, for the peer's
+ * FIN: a peer that never sends it stays until the keepalive gives up on it. This calls
+ * `finished` when a close frame the library handled completed the handshake (it answered the
+ * peer's close, or it was the answer to ours): exactly when the library has ended the socket
+ * by then. The socket then lingers like a dropped one, `CLOSE_LINGER` of silence at most.
+ * Install it before `enforceClientFrameRules`, so that only frames the library saw count.
+ */
+export function finishOnClosingHandshake(
+  connection: websocket.connection,
+  lingering: Set<Socket>,
+  finished: () => void,
+): void {
+  const processFrame = connection.processFrame.bind(connection);
+  connection.processFrame = (frame) => {
+    processFrame(frame);
+    const { socket } = connection;
+    if (frame.opcode !== CLOSE_OPCODE || !socket.writableEnded || socket.destroyed || lingering.has(socket)) return;
+    finished();
+    socket.setTimeout(CLOSE_LINGER, () => socket.destroy());
+    lingering.add(socket);
+    socket.once('close', () => lingering.delete(socket));
+  };
+}
+
+/**
+ * `lingering` holds the sockets still draining, so a server shutting down can destroy them.
+ * A peer silent for `CLOSE_LINGER` goes sooner than `lingerMs`.
+ */
 function linger(socket: Socket, lingerMs: number, lingering: Set<Socket>): void {
   // The library's own data handler would keep buffering input it will never parse.
   socket.removeAllListeners('data');
   socket.on('data', () => {});
   socket.resume();
   socket.end();
+  socket.setTimeout(CLOSE_LINGER, () => socket.destroy());
   const timer = setTimeout(() => socket.destroy(), lingerMs);
   timer.unref();
   lingering.add(socket);

@@ -18,7 +18,12 @@ import {
   serverUrl,
 } from '@socketlab/contract';
 import websocket from 'websocket';
-import { enforceClientFrameRules, lingerOnDrop } from './hardening.js';
+import {
+  enforceClientFrameRules,
+  finishOnClosingHandshake,
+  lingerOnDrop,
+  reportOversizeLengthAsTooBig,
+} from './hardening.js';
 
 type Connection = websocket.connection;
 
@@ -91,21 +96,24 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     // The connection removed every socket error listener and adds its own only once the
     // 101 answer is flushed: an error in between would otherwise crash the process.
     connection.socket.on('error', (error) => logger.debug({ err: error.message }, 'socket error'));
+    // The room is left when the closing handshake is done, not when a peer that never sends
+    // its FIN is finally gone (a drop emits close at once).
+    finishOnClosingHandshake(connection, lingering, () => room.remove(connection));
     enforceClientFrameRules(connection);
     lingerOnDrop(connection, opts.shutdownTimeout, lingering);
+    // After lingerOnDrop: its corrected code then goes through the lingering drop.
+    reportOversizeLengthAsTooBig(connection);
     closedConnections.set(connection, new Promise((resolve) => connection.once('close', () => resolve())));
-    connection.on('error', (error) =>
-      logger.debug({ id: room.idOf(connection), err: error.message }, 'connection error'),
-    );
+    connection.on('error', (error) => logger.debug({ id, err: error.message }, 'connection error'));
     connection.on('close', (code, description) => {
-      logger.debug({ id: room.idOf(connection), code, description }, 'connection closed');
+      logger.debug({ id, code, description }, 'connection closed');
       room.remove(connection);
     });
     connection.on('message', (message) => {
       if (message.type === 'utf8') room.receiveText(connection, message.utf8Data);
       else room.receiveBinary(connection, message.binaryData);
     });
-    room.add(connection);
+    const id = room.add(connection);
   };
 
   const verdicts = new WeakMap<Socket, HandshakeVerdict & { ok: true }>();

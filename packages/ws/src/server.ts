@@ -1,5 +1,7 @@
 import { createServer as createHttpServer } from 'node:http';
+import type { Socket } from 'node:net';
 import {
+  CLOSE_LINGER,
   CloseCode,
   CloseReason,
   closeAllGracefully,
@@ -34,6 +36,22 @@ const transport: RoomTransport<WebSocket> = {
   },
 };
 
+/**
+ * Calls `finished` when ws ends its side of TCP: after the closing handshake is complete (both
+ * close frames exchanged), after it failed the connection (a protocol violation, an over-limit
+ * message), or when the peer ended first. ws emits nothing at that point: its `close` comes
+ * only when the peer's FIN arrives or its 30 s close timer destroys the socket. But ws ends the
+ * TCP socket exactly then (RFC 6455 7.1.1), and the socket is ours: its public `finish` event is
+ * the signal, without reading ws internals (`_closeFrameReceived`, `_closeFrameSent`).
+ * The socket is then destroyed after `CLOSE_LINGER` of silence instead of ws's 30 s.
+ */
+function onServerEnded(socket: Socket, finished: () => void): void {
+  socket.once('finish', () => {
+    finished();
+    socket.setTimeout(CLOSE_LINGER, () => socket.destroy());
+  });
+}
+
 /** A listening contract server on the ws library. */
 export async function createServer(options: ServerOptions = {}): Promise<RealtimeServer> {
   const opts = resolveServerOptions(options);
@@ -56,13 +74,23 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
 
+  /** Every upgraded socket until it closes, those already out of the room included. */
+  const upgraded = new Set<Socket>();
   const handshaking = guardHttpServer(httpServer, opts, (request, socket, head) => {
     wss.handleUpgrade(request, socket, head, (ws) => {
-      ws.on('error', (error) => logger.debug({ id: room.idOf(ws), err: error.message }, 'connection error'));
-      ws.on('close', (code) => {
+      upgraded.add(socket as Socket);
+      socket.once('close', () => upgraded.delete(socket as Socket));
+      ws.on('error', (error) => logger.debug({ id, err: error.message }, 'connection error'));
+      const leave = (): void => {
         heartbeat.untrack(ws);
-        logger.debug({ id: room.idOf(ws), code }, 'connection closed');
         room.remove(ws);
+      };
+      // The room is left when the closing handshake is done or the connection failed, not
+      // when a peer that never sends its FIN is finally gone.
+      onServerEnded(socket as Socket, leave);
+      ws.on('close', (code) => {
+        logger.debug({ id, code }, 'connection closed');
+        leave();
       });
       ws.on('pong', () => heartbeat.alive(ws));
       ws.on('message', (data, isBinary) => {
@@ -72,7 +100,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
         else room.receiveText(ws, bytes.toString('utf8'));
       });
       heartbeat.track(ws);
-      room.add(ws);
+      const id = room.add(ws);
     });
   });
 
@@ -99,6 +127,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
         },
         opts.shutdownTimeout,
       );
+      // Upgraded sockets are no longer the http server's; those still lingering after their
+      // closing handshake go now.
+      for (const socket of upgraded) socket.destroy();
       httpServer.closeAllConnections();
       await stopped;
     },
