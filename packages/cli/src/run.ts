@@ -75,6 +75,8 @@ export async function runServerApp(app: ServerApp, argv: readonly string[] = pro
     if (sticky) await setupStickyWorker(app.stickySessions!(server));
     tellPrimary({ type: WORKER_MESSAGE.ready, url: server.url });
   } else {
+    // Before the ready line: whoever reads it may send SIGUSR2 at once.
+    installMemoryProbe();
     process.stdout.write(readyLine(app, server.url));
   }
 
@@ -141,4 +143,22 @@ function tellPrimary(message: WorkerMessage, then?: () => void): void {
 async function setupStickyWorker(io: StickyTarget): Promise<void> {
   const { setupWorker } = await import('@socket.io/sticky');
   setupWorker(io as unknown as Parameters<typeof setupWorker>[0]);
+}
+
+/** The line installMemoryProbe prints: resident set and live heap, in bytes. */
+export const MEMORY_PROBE_PATTERN = /^gc rss=(\d+) heapUsed=(\d+) collected=(true|false)$/;
+
+/**
+ * The benchmark's memory probe (apps/bench): on SIGUSR2, run a full garbage collection
+ * when node was started with --expose-gc (e.g. NODE_OPTIONS=--expose-gc), then print one
+ * `gc rss=<bytes> heapUsed=<bytes> collected=<bool>` line on stdout. Without the handler
+ * SIGUSR2 would kill the process.
+ */
+export function installMemoryProbe(): void {
+  process.on('SIGUSR2', () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    const { rss, heapUsed } = process.memoryUsage();
+    process.stdout.write(`gc rss=${rss} heapUsed=${heapUsed} collected=${gc !== undefined}\n`);
+  });
 }

@@ -1,0 +1,314 @@
+/**
+ * One load-generator process. The benchmark forks one or more of these and drives them
+ * over IPC (see protocol.ts); the clients live here, never in the benchmark's own process
+ * nor in a server's.
+ */
+import * as hdr from 'hdr-histogram-js';
+import { type BenchClient, createClient } from './clients.js';
+import type {
+  BroadcastCountsResult,
+  ConnectResult,
+  DeliveredEvent,
+  LoadReply,
+  LoadRequest,
+  MeasureResult,
+  SendBroadcastsResult,
+  SoakResult,
+} from './protocol.js';
+import { nowNs } from './protocol.js';
+
+const clients: BenchClient[] = [];
+const SYNC = 'sync';
+const newHistogram = () =>
+  hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+
+// Echo loops
+let echoing = false;
+let measuring = false;
+let histogram = newHistogram();
+let echoes = 0;
+let mismatches = 0;
+let bytesAtStart = 0;
+let cpuAtStart = process.cpuUsage();
+let inFlight = 0;
+let drained: (() => void) | undefined;
+
+// Broadcast counting
+let received: number[] = [];
+const pendingBySeq = new Map<number, { count: number; lastNs: number }>();
+let recipients: number[] = [];
+
+// Soak
+let soakTimers: NodeJS.Timeout[] = [];
+const soak = { sent: 0, received: 0, duplicated: 0, outOfOrder: 0 };
+
+function totalWireBytes(): number {
+  let total = 0;
+  for (const client of clients) total += client.wireBytes();
+  return total;
+}
+
+async function connect(request: Extract<LoadRequest, { op: 'connect' }>): Promise<ConnectResult> {
+  const startNs = nowNs();
+  let next = 0;
+  let handshakeBytes = 0;
+  const opened: BenchClient[] = [];
+  const lane = async (): Promise<void> => {
+    while (next < request.count) {
+      next++;
+      const client = createClient(request.kind, request.url);
+      opened.push(client);
+      await client.welcomed;
+      handshakeBytes += client.wireBytes();
+    }
+  };
+  const lanes = Array.from({ length: Math.min(request.concurrency, request.count) }, lane);
+  try {
+    await Promise.all(lanes);
+  } catch (error) {
+    for (const client of opened) client.close();
+    throw error;
+  }
+  clients.push(...opened);
+  return { startNs, endNs: nowNs(), handshakeBytes };
+}
+
+async function churn(request: Extract<LoadRequest, { op: 'churn' }>): Promise<ConnectResult> {
+  const startNs = nowNs();
+  let next = 0;
+  let handshakeBytes = 0;
+  const lane = async (): Promise<void> => {
+    while (next < request.count) {
+      next++;
+      const client = createClient(request.kind, request.url);
+      try {
+        await client.welcomed;
+      } finally {
+        handshakeBytes += client.wireBytes();
+        client.close();
+      }
+      await client.closed;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(request.concurrency, request.count) }, lane));
+  return { startNs, endNs: nowNs(), handshakeBytes };
+}
+
+/**
+ * At most this many clients sync at once: a socket.io long-polling client opens a second
+ * socket for its send, and 10,000 at once would exceed the server's open-file limit.
+ */
+const SYNC_BATCH = 256;
+
+async function sync(): Promise<void> {
+  for (let start = 0; start < clients.length; start += SYNC_BATCH) {
+    await Promise.all(clients.slice(start, start + SYNC_BATCH).map(syncOne));
+  }
+}
+
+function syncOne(client: BenchClient): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    // Replies to echoes sent before still go to whoever sent them.
+    const previous = client.handlers.echo;
+    client.handlers.echo = (payload) => {
+      if (payload !== SYNC) {
+        previous?.(payload);
+        return;
+      }
+      client.handlers.echo = previous;
+      resolve();
+    };
+    client.echo(SYNC);
+    client.closed.then(() => reject(new Error(`a client closed while syncing (${client.closeReason})`)));
+  });
+}
+
+function echoStart(payloadBytes: number, count: number): void {
+  const payload = 'x'.repeat(payloadBytes);
+  echoing = true;
+  for (const client of clients.slice(0, count)) {
+    let sentAt = 0;
+    const send = (): void => {
+      inFlight++;
+      sentAt = performance.now();
+      client.echo(payload);
+    };
+    client.handlers.echo = (reply) => {
+      inFlight--;
+      if (measuring) {
+        histogram.recordValue(Math.max(1, Math.round((performance.now() - sentAt) * 1000)));
+        echoes++;
+        if (typeof reply !== 'string' || reply.length !== payloadBytes) mismatches++;
+      }
+      if (echoing) send();
+      else if (inFlight === 0) drained?.();
+    };
+    send();
+  }
+}
+
+function measureStart(): void {
+  histogram = newHistogram();
+  echoes = 0;
+  mismatches = 0;
+  bytesAtStart = totalWireBytes();
+  cpuAtStart = process.cpuUsage();
+  measuring = true;
+}
+
+function measureStop(): MeasureResult {
+  measuring = false;
+  const cpu = process.cpuUsage(cpuAtStart);
+  return {
+    cpuMicros: cpu.user + cpu.system,
+    echoes,
+    histogram: hdr.encodeIntoCompressedBase64(histogram),
+    wireBytes: totalWireBytes() - bytesAtStart,
+    mismatches,
+  };
+}
+
+async function echoStop(): Promise<void> {
+  echoing = false;
+  if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
+  drained = undefined;
+  for (const client of clients) client.handlers.echo = undefined;
+}
+
+function expectBroadcasts(): void {
+  received = clients.map(() => 0);
+  pendingBySeq.clear();
+  recipients = [];
+  clients.forEach((client, index) => {
+    client.handlers.broadcast = (payload) => {
+      received[index] = (received[index] ?? 0) + 1;
+      const seq = (payload as { seq?: unknown } | null)?.seq;
+      if (typeof seq !== 'number') return;
+      const entry = pendingBySeq.get(seq) ?? { count: 0, lastNs: 0 };
+      entry.count++;
+      entry.lastNs = nowNs();
+      pendingBySeq.set(seq, entry);
+      if (entry.count === clients.length) {
+        const event: DeliveredEvent = { event: 'delivered', seq, lastNs: entry.lastNs };
+        process.send?.(event);
+      }
+    };
+  });
+  const sender = clients[0];
+  if (sender) sender.handlers.broadcastResult = (count) => recipients.push(count);
+}
+
+function sendBroadcasts(seq: number, count: number, padBytes: number): SendBroadcastsResult {
+  const sender = clients[0];
+  if (!sender) throw new Error('no client to send broadcasts from');
+  const pad = 'x'.repeat(padBytes);
+  const sentNs = nowNs();
+  for (let i = 0; i < count; i++) sender.broadcast({ seq: seq + i, pad });
+  return { sentNs };
+}
+
+function broadcastCounts(): BroadcastCountsResult {
+  return {
+    clients: received.length,
+    min: received.length ? Math.min(...received) : 0,
+    max: received.length ? Math.max(...received) : 0,
+    total: received.reduce((a, b) => a + b, 0),
+    recipients,
+  };
+}
+
+function soakStart(intervalMs: number): void {
+  for (const client of clients) {
+    let nextSeq = 0;
+    let expected = 0;
+    const seen = new Set<number>();
+    client.handlers.echo = (payload) => {
+      const seq = (payload as { soak?: unknown } | null)?.soak;
+      if (typeof seq !== 'number') return;
+      if (seen.has(seq)) {
+        soak.duplicated++;
+        return;
+      }
+      seen.add(seq);
+      soak.received++;
+      if (seq !== expected) soak.outOfOrder++;
+      expected = seq + 1;
+      // Only the recent window matters for duplicates; keep memory flat on our side too.
+      if (seen.size > 64) seen.delete(seq - 64);
+    };
+    // Spread the clients over the interval so the load is steady, not pulsed.
+    const start = setTimeout(() => {
+      const timer = setInterval(() => {
+        soak.sent++;
+        client.echo({ soak: nextSeq++ });
+      }, intervalMs);
+      soakTimers.push(timer);
+    }, Math.random() * intervalMs);
+    soakTimers.push(start);
+  }
+}
+
+function soakStop(): void {
+  for (const timer of soakTimers) clearTimeout(timer);
+  soakTimers = [];
+}
+
+async function closeAll(): Promise<void> {
+  const all = clients.splice(0);
+  for (const client of all) client.close();
+  await Promise.all(all.map((client) => client.closed));
+}
+
+async function handle(request: LoadRequest): Promise<unknown> {
+  switch (request.op) {
+    case 'connect':
+      return connect(request);
+    case 'churn':
+      return churn(request);
+    case 'sync':
+      await sync();
+      return null;
+    case 'echoStart':
+      echoStart(request.payloadBytes, request.clients ?? clients.length);
+      return null;
+    case 'measureStart':
+      measureStart();
+      return null;
+    case 'measureStop':
+      return measureStop();
+    case 'echoStop':
+      await echoStop();
+      return null;
+    case 'expectBroadcasts':
+      expectBroadcasts();
+      return null;
+    case 'sendBroadcasts':
+      return sendBroadcasts(request.seq, request.count, request.padBytes);
+    case 'broadcastCounts':
+      return broadcastCounts();
+    case 'soakStart':
+      soakStart(request.intervalMs);
+      return null;
+    case 'soakStop':
+      soakStop();
+      return null;
+    case 'soakResult':
+      return { ...soak } satisfies SoakResult;
+    case 'closeAll':
+      await closeAll();
+      return null;
+  }
+}
+
+process.on('message', (message: { id: number; request: LoadRequest }) => {
+  handle(message.request).then(
+    (result) => process.send?.({ id: message.id, ok: true, result } satisfies LoadReply),
+    (error: unknown) =>
+      process.send?.({
+        id: message.id,
+        ok: false,
+        error: String((error as Error)?.stack ?? error),
+      } satisfies LoadReply),
+  );
+});
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,122 @@
+import type { BenchConfig } from './config.js';
+import { formatBytes } from './measure.js';
+
+export interface Metric {
+  key: string;
+  label: string;
+  unit: string;
+  better: 'higher' | 'lower';
+  /** Gets its own SVG chart. */
+  chart: boolean;
+  /** Figures are stored in base units; `scale` turns them into `unit` for display. */
+  scale?: number;
+}
+
+/** Every figure in the table, in order; labels carry the sizes the run used. */
+export function metricsFor(config: BenchConfig): Metric[] {
+  const echo = config.echoPayloads.flatMap((bytes): Metric[] => {
+    const size = formatBytes(bytes);
+    const k = `echo${bytes}`;
+    const small = bytes === config.echoPayloads[0];
+    return [
+      { key: `${k}.msgsPerSec`, label: `echo ${size}: msgs/s`, unit: 'msg/s', better: 'higher', chart: true },
+      { key: `${k}.p50Us`, label: `echo ${size}: latency p50`, unit: 'µs', better: 'lower', chart: false },
+      { key: `${k}.p99Us`, label: `echo ${size}: latency p99`, unit: 'µs', better: 'lower', chart: small },
+      { key: `${k}.p999Us`, label: `echo ${size}: latency p99.9`, unit: 'µs', better: 'lower', chart: false },
+      {
+        key: `${k}.cpuUsPerEcho`,
+        label: `echo ${size}: server CPU per echo`,
+        unit: 'µs',
+        better: 'lower',
+        chart: true,
+      },
+      {
+        key: `${k}.clientCpuUsPerEcho`,
+        label: `echo ${size}: load-generator CPU per echo`,
+        unit: 'µs',
+        better: 'lower',
+        chart: false,
+      },
+      {
+        key: `${k}.bytesPerEcho`,
+        label: `echo ${size}: wire bytes per round trip`,
+        unit: 'B',
+        better: 'lower',
+        chart: small,
+      },
+    ];
+  });
+  return [
+    ...echo,
+    {
+      key: 'broadcast.p50Ms',
+      label: `broadcast to ${config.broadcastClients}: all delivered p50`,
+      unit: 'ms',
+      better: 'lower',
+      chart: false,
+    },
+    {
+      key: 'broadcast.p99Ms',
+      label: `broadcast to ${config.broadcastClients}: all delivered p99`,
+      unit: 'ms',
+      better: 'lower',
+      chart: true,
+    },
+    {
+      key: 'burst.deliveriesPerSec',
+      label: `burst of ${config.burst} to ${config.broadcastClients}: deliveries/s`,
+      unit: 'msg/s',
+      better: 'higher',
+      chart: true,
+    },
+    {
+      key: 'connectPerSec',
+      label: `connections/s (${config.connectClients} opened, welcomed, closed; ${config.connectConcurrency} at a time)`,
+      unit: 'conn/s',
+      better: 'higher',
+      chart: true,
+    },
+    { key: 'handshakeBytes', label: 'wire bytes per handshake', unit: 'B', better: 'lower', chart: true },
+    {
+      key: 'memoryPerConnection',
+      label: `memory per idle connection (${config.idleClients})`,
+      unit: 'KiB',
+      better: 'lower',
+      chart: true,
+      scale: 1 / 1024,
+    },
+  ];
+}
+
+export interface Summary {
+  median: number;
+  min: number;
+  max: number;
+  /** median / the baseline's median; undefined when the baseline did not run. */
+  ratio?: number;
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+export function summarize(values: readonly number[]): Summary {
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+}
+
+/** Three significant digits, thousands as k and millions as M. */
+export function formatNumber(value: number): string {
+  const abs = Math.abs(value);
+  if (abs >= 1e6) return `${trim(value / 1e6)}M`;
+  if (abs >= 1e4) return `${trim(value / 1e3)}k`;
+  if (abs >= 100) return Math.round(value).toLocaleString('en-US');
+  return trim(value);
+}
+
+function trim(value: number): string {
+  const abs = Math.abs(value);
+  const digits = abs >= 100 ? 0 : abs >= 10 ? 1 : 2;
+  return value.toFixed(digits);
+}

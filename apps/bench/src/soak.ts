@@ -1,0 +1,120 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BenchConfig } from './config.js';
+import type { Contender } from './contenders.js';
+import type { LoadPool } from './load/pool.js';
+import type { BroadcastCountsResult, ConnectResult, SoakResult } from './load/protocol.js';
+import type { Progress } from './measure.js';
+import type { SoakReport } from './report.js';
+import { BenchServer } from './server.js';
+
+/** Memory counts as flat when the last sample is within this of the first one under load. */
+const FLAT_GROWTH = 0.1;
+const FLAT_SLACK_BYTES = 8 * 2 ** 20;
+const SAMPLES = 10;
+
+/**
+ * Thousands of clients echo (one numbered echo each per interval) and one broadcasts
+ * periodically, for the soak duration. Every echo must come back exactly once and in
+ * order, every broadcast reach every client exactly once, and the server's RSS after a
+ * forced GC must not grow.
+ */
+export async function runSoak(
+  contender: Contender,
+  pool: LoadPool,
+  config: BenchConfig,
+  progress: Progress,
+): Promise<SoakReport> {
+  const server = await BenchServer.start(contender);
+  try {
+    progress(`soak: connect ${config.soakClients} clients`);
+    const counts = pool.split(config.soakClients);
+    await Promise.all(
+      pool.processes.map((process, index) =>
+        (counts[index] ?? 0) > 0
+          ? process.request<ConnectResult>(
+              {
+                op: 'connect',
+                kind: contender.client,
+                url: server.url,
+                count: counts[index] ?? 0,
+                concurrency: Math.max(1, Math.floor(config.connectConcurrency / pool.processes.length)),
+              },
+              config.phaseTimeoutMs,
+            )
+          : undefined,
+      ),
+    );
+    await pool.all({ op: 'sync' }, config.phaseTimeoutMs);
+    await pool.all({ op: 'expectBroadcasts' });
+    await pool.all({ op: 'soakStart', intervalMs: config.soakEchoIntervalMs });
+    const started = Date.now();
+    let broadcastsSent = 0;
+    let broadcasting = Promise.resolve();
+    const broadcastTimer = setInterval(() => {
+      broadcasting = broadcasting.then(async () => {
+        await pool.first.request({ op: 'sendBroadcasts', seq: broadcastsSent, count: 1, padBytes: 32 });
+        broadcastsSent++;
+      });
+    }, config.soakBroadcastIntervalMs);
+    const rssSamples: number[] = [];
+    try {
+      for (let sample = 1; sample <= SAMPLES; sample++) {
+        await sleep(started + (config.soakMs * sample) / SAMPLES - Date.now());
+        rssSamples.push(await server.rssAfterGc());
+        progress(
+          `soak: ${Math.round((Date.now() - started) / 1000)} s of ${Math.round(config.soakMs / 1000)} s, RSS after GC ${(rssSamples.at(-1)! / 2 ** 20).toFixed(1)} MiB`,
+        );
+      }
+    } finally {
+      clearInterval(broadcastTimer);
+      await broadcasting;
+    }
+    const seconds = (Date.now() - started) / 1000;
+    await pool.all({ op: 'soakStop' });
+    // Every echo and broadcast sent has come back once each client's own sync echo has.
+    await pool.all({ op: 'sync' }, config.phaseTimeoutMs);
+    const soaks = await pool.all<SoakResult>({ op: 'soakResult' });
+    const deliveries = await pool.all<BroadcastCountsResult>({ op: 'broadcastCounts' });
+    const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+    const echoesSent = sum(soaks.map((s) => s.sent));
+    const echoesReceived = sum(soaks.map((s) => s.received));
+    const duplicated = sum(soaks.map((s) => s.duplicated));
+    const outOfOrder = sum(soaks.map((s) => s.outOfOrder));
+    const broadcastDeliveries = sum(deliveries.map((d) => d.total));
+    const broadcastDeliveriesExpected = broadcastsSent * config.soakClients;
+    const everyClientExact = deliveries.every(
+      (d) => d.clients === 0 || (d.min === broadcastsSent && d.max === broadcastsSent),
+    );
+    const first = rssSamples[0] ?? 0;
+    const last = rssSamples.at(-1) ?? 0;
+    const rssGrowth = first ? (last - first) / first : 0;
+    const memoryFlat = last - first <= Math.max(first * FLAT_GROWTH, FLAT_SLACK_BYTES);
+    const lost = echoesSent - echoesReceived;
+    return {
+      contender: contender.name,
+      clients: config.soakClients,
+      seconds,
+      echoesSent,
+      echoesReceived,
+      lost,
+      duplicated,
+      outOfOrder,
+      broadcastsSent,
+      broadcastDeliveries,
+      broadcastDeliveriesExpected,
+      rssSamples,
+      rssGrowth,
+      memoryFlat,
+      passed:
+        lost === 0 &&
+        duplicated === 0 &&
+        outOfOrder === 0 &&
+        everyClientExact &&
+        broadcastDeliveries === broadcastDeliveriesExpected &&
+        memoryFlat,
+    };
+  } finally {
+    await server.stop(true);
+    await pool.all({ op: 'closeAll' }, config.phaseTimeoutMs);
+  }
+}

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config.js';
+import { CONTENDERS, isAvailable } from '../src/contenders.js';
+import { formatNumber, median, metricsFor } from '../src/metrics.js';
+import {
+  type BenchResult,
+  type ContenderResult,
+  checkGoals,
+  machine,
+  markdown,
+  summarizeAll,
+  svgChart,
+  terminalTable,
+} from '../src/report.js';
+
+const config = (() => {
+  const parsed = parseConfig(['--smoke']);
+  if (parsed === 'help') throw new Error('unexpected help');
+  return parsed;
+})();
+
+function contender(name: string, rounds: Record<string, number>[], available = true): ContenderResult {
+  return { name, description: name, available, rounds, summary: {} };
+}
+
+describe('figures', () => {
+  it('median of odd and even counts', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+  it('formats three significant digits with k and M', () => {
+    expect(formatNumber(123_456)).toBe('123k');
+    expect(formatNumber(12_345)).toBe('12.3k');
+    expect(formatNumber(1_234)).toBe('1,234');
+    expect(formatNumber(4.567)).toBe('4.57');
+    expect(formatNumber(2_500_000)).toBe('2.50M');
+  });
+});
+
+describe('ratios and goals', () => {
+  const metrics = metricsFor(config);
+  const round = (msgs: number, cpu: number, memory: number) => ({
+    'echo64.msgsPerSec': msgs,
+    'echo16384.msgsPerSec': msgs / 10,
+    'echo64.cpuUsPerEcho': cpu,
+    'echo16384.cpuUsPerEcho': cpu * 5,
+    memoryPerConnection: memory,
+  });
+  const contenders = [
+    contender('floor', [round(120, 4, 5000)]),
+    contender('net', [round(100, 4.5, 9000), round(110, 4.4, 9000), round(90, 4.6, 9000)]),
+    contender('ws', [round(100, 5, 10_000)]),
+    contender('websocket', [], false),
+  ];
+  summarizeAll(contenders, metrics);
+
+  it('summarizes each metric as median, min, max and the ratio to ws', () => {
+    const net = contenders[1]!.summary['echo64.msgsPerSec']!;
+    expect(net).toMatchObject({ median: 100, min: 90, max: 110 });
+    expect(net.ratio).toBe(1);
+    expect(contenders[0]!.summary['echo64.cpuUsPerEcho']!.ratio).toBeCloseTo(0.8);
+  });
+
+  it('checks the net goals on the medians, with the floor factor of 1.15', () => {
+    const goals = checkGoals(contenders, config);
+    const status = (text: string) => goals.find((g) => g.text === text)?.status;
+    expect(status('net echo msgs/s (64 B) >= 1.00x ws')).toBe('met');
+    expect(status('net CPU per echo (64 B) <= ws')).toBe('met');
+    expect(status('net memory per connection <= ws')).toBe('met');
+    expect(status('net CPU per echo (64 B) <= 1.15x floor')).toBe('met'); // 4.5 / 4 = 1.125
+    expect(status('net CPU per echo (16384 B) <= 1.15x floor')).toBe('met');
+    const slower = [contenders[0]!, contender('net', [round(99, 4.7, 11_000)]), contenders[2]!];
+    summarizeAll(slower, metrics);
+    const failed = checkGoals(slower, config);
+    expect(failed.find((g) => g.text === 'net echo msgs/s (64 B) >= 1.00x ws')?.status).toBe('not met');
+    expect(failed.find((g) => g.text === 'net memory per connection <= ws')?.status).toBe('not met');
+    expect(failed.find((g) => g.text === 'net CPU per echo (64 B) <= 1.15x floor')?.status).toBe('not met');
+  });
+
+  it('shows a contender whose app is missing as not available, in every output', () => {
+    const result: BenchResult = {
+      date: '2026-01-01T00:00:00.000Z',
+      machine: machine(),
+      mode: 'smoke',
+      seconds: 1,
+      config,
+      baseline: 'ws',
+      metrics,
+      contenders,
+      goals: checkGoals(contenders, config),
+    };
+    expect(terminalTable(result)).toContain('not available (app not in the tree): websocket');
+    expect(markdown(result)).toContain('| not available |');
+    const svg = svgChart(result, metrics[0]!);
+    expect(svg).toContain('not available: websocket');
+    expect(svg).not.toContain('>websocket<');
+  });
+});
+
+describe('flags', () => {
+  it('rejects an unknown contender and a bad duration with a message', () => {
+    expect(() => parseConfig(['--contenders', 'ws,nope'])).toThrow(/unknown contender "nope"/);
+    expect(() => parseConfig(['--duration', 'soon'])).toThrow(/bad duration/);
+    expect(() => parseConfig(['--full', '--smoke'])).toThrow(/contradict/);
+  });
+  it('--clients and --duration size the broadcast and echo, or the soak', () => {
+    const plain = parseConfig(['--clients', '300', '--duration', '2s']);
+    expect(plain).toMatchObject({ broadcastClients: 300, echoMs: 2000 });
+    const soak = parseConfig(['--soak', '--clients', '3000', '--duration', '2m']);
+    expect(soak).toMatchObject({ soakClients: 3000, soakMs: 120_000 });
+  });
+  it('--full uses the issue sizes: 1,000 broadcast clients, 5,000 timed and 10,000 idle connections', () => {
+    expect(parseConfig(['--full'])).toMatchObject({
+      broadcastClients: 1000,
+      connectClients: 5000,
+      idleClients: 10_000,
+    });
+  });
+  it('knows which contender apps exist', () => {
+    expect(isAvailable(CONTENDERS.find((c) => c.name === 'ws')!)).toBe(true);
+    expect(isAvailable(CONTENDERS.find((c) => c.name === 'floor')!)).toBe(true);
+    expect(isAvailable({ ...CONTENDERS[0]!, appDir: '/nonexistent' })).toBe(false);
+  });
+});
