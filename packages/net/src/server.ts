@@ -94,10 +94,13 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   const handshake = (socket: Socket): void => {
     handshaking.add(socket);
     const reader = new HeadReader(DEFAULTS.maxHeadSize);
+    // Every listener that closes over the reader goes once the handshake is settled, so an
+    // open connection does not keep its request head's buffer alive.
     const settle = (): void => {
       clearTimeout(timer);
       handshaking.delete(socket);
       socket.off('data', onData);
+      socket.off('close', settle);
     };
     const timer = setTimeout(() => {
       settle();
