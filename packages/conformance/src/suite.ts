@@ -5,6 +5,7 @@ import {
   DEFAULTS,
   HandshakeError,
   type RealtimeClient,
+  type ServerOptions,
 } from '@socketlab/contract';
 import { describe, expect, it } from 'vitest';
 import { type Harness, until, useHarness, within } from './harness.js';
@@ -631,8 +632,8 @@ function rawHandshake(h: Harness): void {
 function rawFrames(h: Harness): void {
   describe('frames on the wire (section 4)', () => {
     /** A raw peer past its handshake and welcome, plus a normal client watching it. */
-    const setup = async () => {
-      await h.start();
+    const setup = async (options: ServerOptions = {}) => {
+      await h.start(options);
       const watcher = await h.join();
       const peer = await h.rawUpgraded();
       const welcome = JSON.parse((await peer.readFrame()).payload.toString()) as { id: string };
@@ -777,6 +778,57 @@ function rawFrames(h: Harness): void {
       expect(close.frame).toBe(true);
       expect([1000, 1005]).toContain(close.code);
       await peer.waitEnd();
+    });
+
+    describe('a peer that never sends its FIN', () => {
+      // Well under the libraries' own 30 s (and net's 5 s closing timeout): leave is due at once.
+      const LEAVE_WAIT = 3_000;
+      const halfOpen = async (options: ServerOptions = {}) => {
+        const parts = await setup(options);
+        // The peer keeps its side of TCP open after the server ends its own.
+        parts.peer.socket.allowHalfOpen = true;
+        return parts;
+      };
+
+      it('gets leave sent once the closing handshake is done, and the server ends TCP first', async () => {
+        const { peer, watcher, peerId } = await halfOpen();
+        peer.sendFrame({ opcode: Opcode.close, payload: closePayload(1000) });
+        expect(await peer.readClose()).toMatchObject({ code: 1000, frame: true });
+        expect(await watcher.client.receive('leave', LEAVE_WAIT)).toStrictEqual({ type: 'leave', id: peerId });
+        await peer.waitEnd();
+      });
+
+      it.each([
+        ['a protocol violation', { opcode: Opcode.text, payload: 'unmasked', mask: false }, 1002],
+        ['an over-limit message', { opcode: Opcode.binary, payload: Buffer.alloc(2048) }, 1009],
+      ])('gets leave sent once the server has failed the connection for %s', async (_name, frame, code) => {
+        const { peer, watcher, peerId } = await halfOpen({ maxPayload: 1024 });
+        peer.sendFrame(frame);
+        expect(await peer.readClose()).toMatchObject({ code, frame: true });
+        expect(await watcher.client.receive('leave', LEAVE_WAIT)).toStrictEqual({ type: 'leave', id: peerId });
+        await peer.waitEnd();
+      });
+
+      it('is destroyed by close() even while it keeps sending', async () => {
+        const { peer } = await halfOpen({ shutdownTimeout: 500 });
+        peer.sendFrame({ opcode: Opcode.close, payload: closePayload(1000) });
+        await peer.readClose();
+        await peer.waitEnd();
+        const failed = new Promise<string>((resolve) => {
+          peer.socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+        });
+        // Input resets the idle linger: only the shutdown can end this socket.
+        const chatter = setInterval(() => peer.socket.write('x'), 50);
+        try {
+          await within(h.server.close(), 10_000, 'server.close() with a chattering half-open peer');
+          // Writes to a socket the server destroyed are answered with a reset.
+          expect(await within(failed, 10_000, 'the server to destroy the lingering socket')).toMatch(
+            /ECONNRESET|EPIPE/,
+          );
+        } finally {
+          clearInterval(chatter);
+        }
+      });
     });
 
     it('announces leave when a peer vanishes without a close frame', async () => {

@@ -122,59 +122,6 @@ describe('websocket adapter', () => {
     expect(await peer.readClose()).toMatchObject({ code: 1009, frame: true });
   });
 
-  // A peer that never sends its FIN keeps its side open after the server's (Duplex's documented
-  // allowHalfOpen). The library would wait for that FIN with no timer of its own.
-  const observerAndHalfOpenPeer = async (running: RealtimeServer) => {
-    const observer = await connect(running.url);
-    await observer.receive('welcome');
-    const peer = await openPeer(running.port);
-    peer.write(upgradeRequestText(`127.0.0.1:${running.port}`, { protocols: ['echo-protocol'] }));
-    expect((await peer.readHead()).status).toBe(101);
-    peer.socket.allowHalfOpen = true;
-    const welcome = JSON.parse((await peer.readFrame()).payload.toString()) as { id: string };
-    expect(await observer.receive('join')).toStrictEqual({ type: 'join', id: welcome.id });
-    return { observer, peer, id: welcome.id };
-  };
-
-  it(
-    'sends leave once the closing handshake is done, to a peer that never sends its FIN',
-    { timeout: 15_000 },
-    async () => {
-      server = await createServer();
-      const { observer, peer, id } = await observerAndHalfOpenPeer(server);
-      try {
-        peer.sendFrame({ opcode: Opcode.close, payload: closePayload(1000) });
-        expect(await peer.readClose()).toMatchObject({ code: 1000, frame: true });
-        expect(await observer.receive('leave', 10_000)).toStrictEqual({ type: 'leave', id });
-        await peer.waitEnd();
-      } finally {
-        observer.terminate();
-      }
-    },
-  );
-
-  it('destroys on close() a socket that lingers after its closing handshake', { timeout: 15_000 }, async () => {
-    server = await createServer();
-    const { observer, peer } = await observerAndHalfOpenPeer(server);
-    observer.terminate();
-    peer.sendFrame({ opcode: Opcode.close, payload: closePayload(1000) });
-    await peer.readClose();
-    await peer.waitEnd();
-    // A peer that keeps sending stays out of the idle linger.
-    const failed = new Promise<string>((resolve) => {
-      peer.socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
-    });
-    const chatter = setInterval(() => peer.socket.write('x'), 50);
-    try {
-      await server.close();
-      server = undefined;
-      // Writes to a socket the server has destroyed are answered with a reset.
-      expect(await within(failed, 10_000, 'the server to destroy the lingering socket')).toMatch(/ECONNRESET|EPIPE/);
-    } finally {
-      clearInterval(chatter);
-    }
-  });
-
   it('a refused handshake carries the HTTP status', async () => {
     server = await createServer();
     await expect(connect(server.url, { origin: 'http://evil.example' })).rejects.toMatchObject({
