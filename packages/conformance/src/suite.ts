@@ -771,6 +771,13 @@ function rawFrames(h: Harness): void {
       expect(await watcher.client.receive()).toStrictEqual({ type: 'leave', id: peerId });
     });
 
+    it.each([1001, 3000, 4999])('answers a close %i with the same code', async (code) => {
+      const { peer } = await setup();
+      peer.sendFrame({ opcode: Opcode.close, payload: closePayload(code, 'bye') });
+      expect(await peer.readClose()).toMatchObject({ code, frame: true });
+      await peer.waitEnd();
+    });
+
     it('answers an empty close frame with a close frame', async () => {
       const { peer } = await setup();
       peer.sendFrame({ opcode: Opcode.close });

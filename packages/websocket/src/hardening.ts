@@ -38,13 +38,32 @@ export function clientFrameViolation(frame: websocket.frame): Violation | undefi
   return undefined;
 }
 
-/** Puts `clientFrameViolation` in front of the library's own frame handling. */
+/**
+ * Puts `clientFrameViolation` in front of the library's own frame handling, and makes the
+ * answer to a peer's close echo its code (RFC 6455 5.5.1, as ws and net do): the library
+ * answers every valid close with 1000.
+ */
 export function enforceClientFrameRules(connection: websocket.connection): void {
   const processFrame = connection.processFrame.bind(connection);
   connection.processFrame = (frame) => {
     const violation = clientFrameViolation(frame);
-    if (violation) connection.drop(violation.code, violation.reason);
-    else processFrame(frame);
+    if (violation) {
+      connection.drop(violation.code, violation.reason);
+      return;
+    }
+    const echoed = frame.opcode === CLOSE_OPCODE && frame.closeStatus !== -1 ? frame.closeStatus : undefined;
+    if (echoed === undefined) {
+      processFrame(frame);
+      return;
+    }
+    const sendCloseFrame = connection.sendCloseFrame;
+    connection.sendCloseFrame = (code, text, cb) =>
+      sendCloseFrame.call(connection, code === CloseCode.normal ? echoed : code, text, cb);
+    try {
+      processFrame(frame);
+    } finally {
+      connection.sendCloseFrame = sendCloseFrame;
+    }
   };
 }
 
