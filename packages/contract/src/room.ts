@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Bus, BusEvent } from './bus.js';
 import { type Decoded, decodeClientEvent, decodeClientText } from './decode.js';
+import { Heartbeat } from './heartbeat.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { ConnectionId, ServerMessage } from './messages.js';
 import { DEFAULTS } from './options.js';
@@ -72,6 +73,17 @@ export class Room<C> {
 
   connections(): C[] {
     return [...this.members.keys()];
+  }
+
+  /** The heartbeat for this room's connections; a terminated peer is logged with its id. */
+  heartbeat(intervalMs: number, probe: { ping(conn: C): void; terminate(conn: C): void }): Heartbeat<C> {
+    return new Heartbeat<C>(intervalMs, {
+      ping: (conn) => probe.ping(conn),
+      terminate: (conn) => {
+        this.logger.info({ id: this.idOf(conn) }, 'heartbeat timeout: terminating');
+        probe.terminate(conn);
+      },
+    });
   }
 
   /** A connection is open: welcome it, then tell everyone else it joined. */

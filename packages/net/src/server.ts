@@ -6,7 +6,6 @@ import {
   closeAllGracefully,
   DEFAULTS,
   encodeServerText,
-  Heartbeat,
   listen,
   type RealtimeServer,
   Room,
@@ -41,13 +40,10 @@ const transport: RoomTransport<Connection> = {
 export async function createServer(options: ServerOptions = {}): Promise<RealtimeServer> {
   const opts = resolveServerOptions(options);
   const { logger } = opts;
-  const room = new Room(transport, { outboundLimit: opts.outboundLimit, bus: opts.bus, logger });
-  const heartbeat = new Heartbeat<Connection>(opts.heartbeatInterval, {
+  const room = new Room(transport, opts);
+  const heartbeat = room.heartbeat(opts.heartbeatInterval, {
     ping: (conn) => conn.ping(),
-    terminate: (conn) => {
-      logger.info({ id: room.idOf(conn) }, 'heartbeat timeout: terminating');
-      conn.terminate();
-    },
+    terminate: (conn) => conn.terminate(),
   });
   /** Sockets still in their opening handshake, and upgraded connections until their socket closes. */
   const handshaking = new Set<Socket>();

@@ -222,7 +222,7 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
       terminateTransport(socket.conn);
     },
   };
-  const room = new Room(transport, { outboundLimit: opts.outboundLimit, bus: opts.bus, logger });
+  const room = new Room(transport, opts);
 
   namespace.on('connection', (socket) => {
     const conn = socket.conn;

@@ -60,7 +60,7 @@ const transport: RoomTransport<Connection> = {
 export async function createServer(options: ServerOptions = {}): Promise<RealtimeServer> {
   const opts = resolveServerOptions(options, WEBSOCKET_ADAPTER_DEFAULTS);
   const { logger } = opts;
-  const room = new Room(transport, { outboundLimit: opts.outboundLimit, bus: opts.bus, logger });
+  const room = new Room(transport, opts);
   const closedConnections = new WeakMap<Connection, Promise<void>>();
   /** Dropped connections still reading their peer's last bytes (see lingerOnDrop). */
   const lingering = new Set<Socket>();

@@ -8,7 +8,6 @@ import {
   DEFAULTS,
   encodeServerText,
   guardHttpServer,
-  Heartbeat,
   listen,
   type RealtimeServer,
   Room,
@@ -56,13 +55,10 @@ function onServerEnded(socket: Socket, finished: () => void): void {
 export async function createServer(options: ServerOptions = {}): Promise<RealtimeServer> {
   const opts = resolveServerOptions(options);
   const { logger } = opts;
-  const room = new Room(transport, { outboundLimit: opts.outboundLimit, bus: opts.bus, logger });
-  const heartbeat = new Heartbeat<WebSocket>(opts.heartbeatInterval, {
+  const room = new Room(transport, opts);
+  const heartbeat = room.heartbeat(opts.heartbeatInterval, {
     ping: (ws) => ws.ping(),
-    terminate: (ws) => {
-      logger.info({ id: room.idOf(ws) }, 'heartbeat timeout: terminating');
-      ws.terminate();
-    },
+    terminate: (ws) => ws.terminate(),
   });
   const httpServer = createHttpServer({ maxHeaderSize: DEFAULTS.maxHeadSize });
   // ws checks what it is given; everything the contract adds is checked before (see guard).
