@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type ServerProcess, startServerProcess } from '@socketlab/cli/process';
+import { within } from '@socketlab/contract';
 import * as hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
 import { CONTENDERS, SERVER_FLAGS } from './contenders.js';
@@ -80,7 +81,7 @@ async function measure(name: string, appDir: string, progress: (text: string) =>
     );
     const sender = await open(a.url);
     sockets.push(sender.ws);
-    await within(Promise.all(joined), "the sender's join to reach the other process");
+    await within(Promise.all(joined), WAIT_MS, "the sender's join to reach the other process");
 
     const localHist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000 });
     const remoteHist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000 });
@@ -114,6 +115,7 @@ async function measure(name: string, appDir: string, progress: (text: string) =>
       sender.ws.send(JSON.stringify({ type: 'broadcast', payload: { seq } }));
       const [localAt, remoteAt] = await within(
         Promise.all([localDone, remoteDone]),
+        WAIT_MS,
         `broadcast ${seq} to every receiver`,
       );
       localHist.recordValue(Math.max(1, Number((localAt - sent) / 1000n)));
@@ -132,18 +134,6 @@ async function measure(name: string, appDir: string, progress: (text: string) =>
   } finally {
     for (const ws of sockets) ws.terminate();
     await Promise.all(servers.map((server) => server.stop('SIGKILL')));
-  }
-}
-
-async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no ${what} within ${WAIT_MS} ms`)), WAIT_MS);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -7,6 +7,9 @@ import type {
   ServerOptions,
 } from '@socketlab/contract';
 import { afterEach } from 'vitest';
+
+export { within } from '@socketlab/contract';
+
 import { RawPeer } from './raw.js';
 
 export interface Joined {
@@ -90,19 +93,6 @@ export async function drain(
   count: number,
 ): Promise<void> {
   for (let i = 0; i < count; i++) await client.receive(type);
-}
-
-/** Fails with a clear message when a promise does not settle within `ms`. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Resolves when `check` holds, re-checking after every `poke` event; bounded. */

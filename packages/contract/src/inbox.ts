@@ -117,3 +117,16 @@ export function webSocketClient(parts: WebSocketClientParts): RealtimeClient {
     terminate: () => parts.terminate(),
   };
 }
+
+/** Fails with a clear message when a promise does not settle within `ms`. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
