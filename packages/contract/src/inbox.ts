@@ -120,7 +120,7 @@ export function webSocketClient(parts: WebSocketClientParts): RealtimeClient {
 
 /** Fails with a clear message when a promise does not settle within `ms`. */
 export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
   });
