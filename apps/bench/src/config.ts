@@ -8,10 +8,16 @@ export const DEFAULT_OUT = resolve(dirname(fileURLToPath(import.meta.url)), '..'
 
 export type Mode = 'quick' | 'full' | 'smoke';
 
+/** The measured phases of a round, in the order they run; each starts its own server. */
+export const PHASES = ['connect', 'memory', 'echo', 'broadcast'] as const;
+export type Phase = (typeof PHASES)[number];
+
 export interface BenchConfig {
   mode: Mode;
   rounds: number;
   contenders: string[];
+  /** Which phases run (default all); the table shows only their figures. */
+  phases: Phase[];
   loadProcesses: number;
   echoConnections: number;
   echoPayloads: number[];
@@ -43,7 +49,7 @@ export interface BenchConfig {
   soakBroadcastIntervalMs: number;
 }
 
-const QUICK: Omit<BenchConfig, 'contenders' | 'outDir' | 'json' | 'soak' | 'cpuProfileDir'> = {
+const QUICK: Omit<BenchConfig, 'contenders' | 'phases' | 'outDir' | 'json' | 'soak' | 'cpuProfileDir'> = {
   mode: 'quick',
   rounds: 3,
   loadProcesses: 1,
@@ -116,6 +122,7 @@ export const USAGE = `Usage: pnpm bench [-- flags]
                         ${FULL.loadProcesses} load processes; long on 2 cores: 10,000 connections mean 50 million joins
   --smoke               the test's size (1 round, a handful of clients)
   --contenders a,b      which contenders (default all: ${CONTENDERS.map((c) => c.name).join(', ')})
+  --phases a,b          which phases (default all: ${PHASES.join(', ')})
   --rounds N            rounds (each figure is the median over them, with min and max)
   --clients N           broadcast clients (soak: clients)
   --duration D          echo window per payload (soak: total soak time); e.g. 3s, 2m
@@ -154,6 +161,7 @@ export function parseConfig(argv: readonly string[]): BenchConfig | 'help' {
       full: { type: 'boolean' },
       smoke: { type: 'boolean' },
       contenders: { type: 'string' },
+      phases: { type: 'string' },
       rounds: { type: 'string' },
       clients: { type: 'string' },
       duration: { type: 'string' },
@@ -178,9 +186,16 @@ export function parseConfig(argv: readonly string[]): BenchConfig | 'help' {
       throw new Error(`unknown contender "${name}" (known: ${CONTENDERS.map((c) => c.name).join(', ')})`);
     }
   }
+  const phases = values.phases?.split(',').map((name) => name.trim()) ?? [...PHASES];
+  for (const phase of phases) {
+    if (!(PHASES as readonly string[]).includes(phase)) {
+      throw new Error(`unknown phase "${phase}" (known: ${PHASES.join(', ')})`);
+    }
+  }
   const config: BenchConfig = {
     ...base,
     contenders: names,
+    phases: PHASES.filter((phase) => phases.includes(phase)),
     outDir: values.out,
     json: values.json ?? false,
     soak: values.soak ?? false,

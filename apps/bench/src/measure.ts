@@ -35,22 +35,27 @@ export async function measureRound(
   progress: Progress,
 ): Promise<RoundFigures> {
   const figures: RoundFigures = {};
-  Object.assign(figures, await measureConnections(contender, pool, config, round, progress));
-  Object.assign(figures, await measureEcho(contender, pool, config, progress));
-  Object.assign(figures, await measureBroadcastPhase(contender, pool, config, progress));
+  const { phases } = config;
+  if (phases.includes('connect')) Object.assign(figures, await measureConnectRate(contender, pool, config, progress));
+  if (phases.includes('memory') && round <= config.memoryRounds) {
+    Object.assign(figures, await measureIdleMemory(contender, pool, config, progress));
+  }
+  if (phases.includes('echo')) Object.assign(figures, await measureEcho(contender, pool, config, progress));
+  if (phases.includes('broadcast')) {
+    Object.assign(figures, await measureBroadcastPhase(contender, pool, config, progress));
+  }
   return figures;
 }
 
-/** Connection rate (churn), then idle memory per connection (held). */
-async function measureConnections(
+/** Connection rate: clients opened, welcomed and closed again (churn). */
+async function measureConnectRate(
   contender: Contender,
   pool: LoadPool,
   config: BenchConfig,
-  round: number,
   progress: Progress,
 ): Promise<RoundFigures> {
   const figures: RoundFigures = {};
-  let server = await BenchServer.start(contender);
+  const server = await BenchServer.start(contender);
   try {
     progress(`connections/s: ${config.connectClients} clients, ${config.connectConcurrency} at a time`);
     const counts = pool.split(config.connectClients);
@@ -68,20 +73,30 @@ async function measureConnections(
   } finally {
     await server.stop(true);
   }
-  if (round > config.memoryRounds) return figures;
+  return figures;
+}
 
-  server = await BenchServer.start(contender);
+/** Idle memory per connection: clients held open on a fresh server, every join delivered. */
+async function measureIdleMemory(
+  contender: Contender,
+  pool: LoadPool,
+  config: BenchConfig,
+  progress: Progress,
+): Promise<RoundFigures> {
+  const figures: RoundFigures = {};
+  const server = await BenchServer.start(contender);
   try {
     // Twice: the first collection also frees what start-up left behind (module loading, tsx).
-    await server.rssAfterGc();
-    const baseline = await server.rssAfterGc();
+    await server.memoryAfterGc();
+    const baseline = await server.memoryAfterGc();
     progress(`idle memory: connect ${config.idleClients} clients (every join fanned out to all)`);
     await connectSpread(contender, server.url, pool, config.idleClients, config);
     // Every join queued before is delivered once each client's own echo came back.
     await pool.all({ op: 'sync' }, config.phaseTimeoutMs);
-    await server.rssAfterGc();
-    const rss = await server.rssAfterGc();
-    figures.memoryPerConnection = (rss - baseline) / config.idleClients;
+    await server.memoryAfterGc();
+    const held = await server.memoryAfterGc();
+    figures.memoryPerConnection = (held.rss - baseline.rss) / config.idleClients;
+    figures.heapPerConnection = (held.heapUsed - baseline.heapUsed) / config.idleClients;
   } finally {
     // SIGKILL: a graceful stop would send every one of thousands of clients a leave per peer.
     await server.stop(true);

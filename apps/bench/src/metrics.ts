@@ -1,4 +1,4 @@
-import type { BenchConfig } from './config.js';
+import type { BenchConfig, Phase } from './config.js';
 import { formatBytes } from './measure.js';
 
 export interface Metric {
@@ -12,18 +12,54 @@ export interface Metric {
   scale?: number;
 }
 
-/** Every figure in the table, in order; labels carry the sizes the run used. */
+/** Every figure in the table, in order, for the phases the run measured. */
 export function metricsFor(config: BenchConfig): Metric[] {
-  const echo = config.echoPayloads.flatMap((bytes): Metric[] => {
+  return allMetrics(config)
+    .filter((m) => config.phases.includes(m.phase))
+    .map(({ phase: _, ...metric }) => metric);
+}
+
+/** Every figure a round can produce, with the phase that measures it; labels carry the sizes the run used. */
+function allMetrics(config: BenchConfig): (Metric & { phase: Phase })[] {
+  const echo = config.echoPayloads.flatMap((bytes): (Metric & { phase: Phase })[] => {
     const size = formatBytes(bytes);
     const k = `echo${bytes}`;
     const small = bytes === config.echoPayloads[0];
     return [
-      { key: `${k}.msgsPerSec`, label: `echo ${size}: msgs/s`, unit: 'msg/s', better: 'higher', chart: true },
-      { key: `${k}.p50Us`, label: `echo ${size}: latency p50`, unit: 'µs', better: 'lower', chart: false },
-      { key: `${k}.p99Us`, label: `echo ${size}: latency p99`, unit: 'µs', better: 'lower', chart: small },
-      { key: `${k}.p999Us`, label: `echo ${size}: latency p99.9`, unit: 'µs', better: 'lower', chart: false },
       {
+        phase: 'echo',
+        key: `${k}.msgsPerSec`,
+        label: `echo ${size}: msgs/s`,
+        unit: 'msg/s',
+        better: 'higher',
+        chart: true,
+      },
+      {
+        phase: 'echo',
+        key: `${k}.p50Us`,
+        label: `echo ${size}: latency p50`,
+        unit: 'µs',
+        better: 'lower',
+        chart: false,
+      },
+      {
+        phase: 'echo',
+        key: `${k}.p99Us`,
+        label: `echo ${size}: latency p99`,
+        unit: 'µs',
+        better: 'lower',
+        chart: small,
+      },
+      {
+        phase: 'echo',
+        key: `${k}.p999Us`,
+        label: `echo ${size}: latency p99.9`,
+        unit: 'µs',
+        better: 'lower',
+        chart: false,
+      },
+      {
+        phase: 'echo',
         key: `${k}.cpuUsPerEcho`,
         label: `echo ${size}: server CPU per echo`,
         unit: 'µs',
@@ -31,6 +67,7 @@ export function metricsFor(config: BenchConfig): Metric[] {
         chart: true,
       },
       {
+        phase: 'echo',
         key: `${k}.clientCpuUsPerEcho`,
         label: `echo ${size}: load-generator CPU per echo`,
         unit: 'µs',
@@ -38,6 +75,7 @@ export function metricsFor(config: BenchConfig): Metric[] {
         chart: false,
       },
       {
+        phase: 'echo',
         key: `${k}.bytesPerEcho`,
         label: `echo ${size}: wire bytes per round trip`,
         unit: 'B',
@@ -49,6 +87,7 @@ export function metricsFor(config: BenchConfig): Metric[] {
   return [
     ...echo,
     {
+      phase: 'broadcast',
       key: 'broadcast.p50Ms',
       label: `broadcast to ${config.broadcastClients}: all delivered p50`,
       unit: 'ms',
@@ -56,6 +95,7 @@ export function metricsFor(config: BenchConfig): Metric[] {
       chart: false,
     },
     {
+      phase: 'broadcast',
       key: 'broadcast.p99Ms',
       label: `broadcast to ${config.broadcastClients}: all delivered p99`,
       unit: 'ms',
@@ -63,6 +103,7 @@ export function metricsFor(config: BenchConfig): Metric[] {
       chart: true,
     },
     {
+      phase: 'broadcast',
       key: 'burst.deliveriesPerSec',
       label: `burst of ${config.burst} to ${config.broadcastClients}: deliveries/s`,
       unit: 'msg/s',
@@ -70,16 +111,36 @@ export function metricsFor(config: BenchConfig): Metric[] {
       chart: true,
     },
     {
+      phase: 'connect',
       key: 'connectPerSec',
       label: `connections/s (${config.connectClients} opened, welcomed, closed; ${config.connectConcurrency} at a time)`,
       unit: 'conn/s',
       better: 'higher',
       chart: true,
     },
-    { key: 'handshakeBytes', label: 'wire bytes per handshake', unit: 'B', better: 'lower', chart: true },
     {
+      phase: 'echo',
+      key: 'handshakeBytes',
+      label: 'wire bytes per handshake',
+      unit: 'B',
+      better: 'lower',
+      chart: true,
+    },
+    {
+      phase: 'memory',
       key: 'memoryPerConnection',
       label: `memory per idle connection (${config.idleClients})`,
+      unit: 'KiB',
+      better: 'lower',
+      chart: true,
+      scale: 1 / 1024,
+    },
+    {
+      phase: 'memory',
+      // The live JS heap alone: objects the transport keeps per connection, without the
+      // sockets' native memory and the allocator's slack that RSS also counts.
+      key: 'heapPerConnection',
+      label: `JS heap per idle connection (${config.idleClients})`,
       unit: 'KiB',
       better: 'lower',
       chart: true,

@@ -60,6 +60,11 @@ export class BenchServer {
 
   /** Full GC in the server (SIGUSR2 memory probe), then its resident set size in bytes. */
   async rssAfterGc(timeoutMs = 30_000): Promise<number> {
+    return (await this.memoryAfterGc(timeoutMs)).rss;
+  }
+
+  /** Full GC in the server (SIGUSR2 memory probe), then its resident set and live JS heap in bytes. */
+  async memoryAfterGc(timeoutMs = 30_000): Promise<{ rss: number; heapUsed: number }> {
     const line = await new Promise<RegExpExecArray>((resolve, reject) => {
       const timer = setTimeout(
         () =>
@@ -77,7 +82,7 @@ export class BenchServer {
       this.process.child.kill('SIGUSR2');
     });
     if (line[3] !== 'true') throw new Error(`${this.process.name}: --expose-gc did not reach the server`);
-    return Number(line[1]);
+    return { rss: Number(line[1]), heapUsed: Number(line[2]) };
   }
 
   /** Graceful stop (SIGTERM); SIGKILL when `quick` (thousands of clients would each get a leave storm). */

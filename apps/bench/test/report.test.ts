@@ -116,6 +116,22 @@ describe('flags', () => {
       idleClients: 10_000,
     });
   });
+  it('--phases runs a subset, in the fixed order, and the table shows only their figures', () => {
+    const parsed = parseConfig(['--phases', 'echo, memory']);
+    if (parsed === 'help') throw new Error('unexpected help');
+    expect(parsed.phases).toEqual(['memory', 'echo']);
+    const keys = metricsFor(parsed).map((m) => m.key);
+    expect(keys).toContain('echo64.cpuUsPerEcho');
+    expect(keys).toContain('handshakeBytes');
+    expect(keys).toContain('memoryPerConnection');
+    expect(keys).toContain('heapPerConnection');
+    expect(keys).not.toContain('connectPerSec');
+    expect(keys.some((key) => key.startsWith('broadcast.') || key.startsWith('burst.'))).toBe(false);
+    expect(() => parseConfig(['--phases', 'echo,warp'])).toThrow(/unknown phase "warp"/);
+    const all = parseConfig([]);
+    if (all === 'help') throw new Error('unexpected help');
+    expect(all.phases).toEqual(['connect', 'memory', 'echo', 'broadcast']);
+  });
   it('knows which contender apps exist', () => {
     expect(isAvailable(CONTENDERS.find((c) => c.name === 'ws')!)).toBe(true);
     expect(isAvailable(CONTENDERS.find((c) => c.name === 'floor')!)).toBe(true);
