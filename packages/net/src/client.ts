@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { connect as tcpConnect } from 'node:net';
+import { type Socket, connect as tcpConnect } from 'node:net';
 import {
   type ConnectOptions,
   HandshakeError,
@@ -64,8 +64,7 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
         return;
       }
       settle();
-      const conn = new Connection(socket, { role: 'client', maxPayload: options.maxPayload ?? CLIENT_MAX_PAYLOAD });
-      resolve(open(conn, verdict.protocol, result.rest));
+      resolve(open(socket, options.maxPayload ?? CLIENT_MAX_PAYLOAD, verdict.protocol, result.rest));
     };
     const timer = setTimeout(() => fail('handshake timed out'), options.timeout ?? 10_000);
     socket.once('connect', () => {
@@ -78,11 +77,16 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
   });
 }
 
-function open(conn: Connection, protocol: string, head: Buffer): RealtimeClient {
+function open(socket: Socket, maxPayload: number, protocol: string, head: Buffer): RealtimeClient {
   const inbox = new Inbox();
-  conn.onMessage = (data, isBinary) => {
-    inbox.push(isBinary ? { type: 'binary', data: new Uint8Array(data) } : parseServerText(data.toString('utf8')));
-  };
+  const conn = new Connection(socket, {
+    role: 'client',
+    maxPayload,
+    listener: {
+      text: (_, text) => inbox.push(parseServerText(text)),
+      binary: (_, data) => inbox.push({ type: 'binary', data: new Uint8Array(data) }),
+    },
+  });
   const closed = conn.closed.then((info) => {
     inbox.close(info);
     return info;

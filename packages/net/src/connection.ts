@@ -1,14 +1,35 @@
 import type { Socket } from 'node:net';
 import { CloseCode, type CloseInfo } from '@socketlab/contract';
 import { CLOSE_LINGER, CLOSE_TIMEOUT, Opcode } from './constants.js';
-import { type ProtocolError, Receiver } from './receiver.js';
+import { type ProtocolError, Receiver, type ReceiverHandlers } from './receiver.js';
 import { Sender } from './sender.js';
 
 export type ConnectionState = 'open' | 'closing' | 'closed';
 
+/**
+ * What a connection tells its owner. Methods that take the connection, so that one object
+ * serves every connection of a server: an idle connection costs no closure per event.
+ */
+export interface ConnectionListener {
+  text?(conn: Connection, text: string): void;
+  binary?(conn: Connection, data: Buffer): void;
+  pong?(conn: Connection, data: Buffer): void;
+  /** A text, binary or pong handler threw; the connection has been failed with 1011. */
+  handlerError?(conn: Connection, error: unknown): void;
+  /**
+   * Nothing more will be exchanged: the closing handshake is complete, or the connection
+   * failed, or the socket went away. `code` is the peer's close code, the code this side
+   * failed the connection with, or 1006. The TCP connection may still be winding down.
+   */
+  finished?(conn: Connection, code: number): void;
+  /** The socket is closed; `info` as in `Connection.closed`. Always after `finished`. */
+  closed?(conn: Connection, info: CloseInfo): void;
+}
+
 export interface ConnectionOptions {
   role: 'server' | 'client';
   maxPayload: number;
+  listener?: ConnectionListener;
   /** How long the closing handshake may take before the socket is destroyed. */
   closeTimeout?: number;
   /** After this side ended TCP: how long a silent peer is waited for (see CLOSE_LINGER). */
@@ -21,7 +42,19 @@ export interface ConnectionOptions {
   pongBacklogLimit?: number;
 }
 
-const noop = (): void => {};
+const NO_LISTENER: ConnectionListener = {};
+/** The socket's connection, for the socket listeners below (shared by every connection). */
+const kConnection = Symbol('connection');
+type OwnedSocket = Socket & { [kConnection]?: Connection };
+
+function onSocketData(this: OwnedSocket, chunk: Buffer): void {
+  this[kConnection]?.receive(chunk);
+}
+function onSocketClose(this: OwnedSocket): void {
+  this[kConnection]?.ended();
+}
+// A reset or write error is followed by 'close'; that is where the end is handled.
+function onSocketError(): void {}
 
 /**
  * One WebSocket connection over an upgraded socket (RFC 6455 sections 5-7): frames in
@@ -30,23 +63,13 @@ const noop = (): void => {};
  * socket went away without a close frame from the peer (RFC 6455 7.1.5).
  * `finished` comes earlier: when nothing more will be exchanged, the closing handshake
  * complete or the connection failed, while the TCP connection may still be winding down.
+ *
+ * A server holds thousands of these, so an idle one is kept small: the receiver reports to
+ * the connection's own methods, the owner is told through one shared listener, the socket's
+ * listeners are shared functions, and the two promises exist only once someone asks.
  */
-export class Connection {
-  /** Set by the owner before `start`. */
-  onMessage: (data: Buffer, isBinary: boolean) => void = noop;
-  onPong: (data: Buffer) => void = noop;
-  /** A message or pong handler threw; the connection has been failed with 1011. */
-  onHandlerError: (error: unknown) => void = noop;
-
-  readonly closed: Promise<CloseInfo>;
-  /**
-   * Both close frames exchanged, the connection failed, or the socket gone: the connection has
-   * ended from the protocol's point of view (a room's `leave` goes out here, not when a peer
-   * that never sends its FIN is finally destroyed).
-   */
-  readonly finished: Promise<void>;
-  private resolveClosed!: (info: CloseInfo) => void;
-  private resolveFinished!: () => void;
+export class Connection implements ReceiverHandlers {
+  private readonly listener: ConnectionListener;
   private stateValue: ConnectionState = 'open';
   private readonly receiver: Receiver;
   private readonly sender: Sender;
@@ -56,39 +79,59 @@ export class Connection {
   private readonly pongBacklogLimit: number;
   private closeSent = false;
   private received: CloseInfo | undefined;
+  /** Set once the connection has finished: the code `finished` reported. */
+  private finishCode: number | undefined;
+  private closedInfo: CloseInfo | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
+  private closedPromise: Promise<CloseInfo> | undefined;
+  private resolveClosed: ((info: CloseInfo) => void) | undefined;
+  private finishedPromise: Promise<void> | undefined;
+  private resolveFinished: (() => void) | undefined;
+  /** Messages handled from the chunk being read (the socket is corked from the second on). */
+  private messagesInChunk = 0;
 
   constructor(
     readonly socket: Socket,
     options: ConnectionOptions,
   ) {
     this.isServer = options.role === 'server';
+    this.listener = options.listener ?? NO_LISTENER;
     this.closeTimeout = options.closeTimeout ?? CLOSE_TIMEOUT;
     this.closeLinger = options.closeLinger ?? CLOSE_LINGER;
     this.pongBacklogLimit = options.pongBacklogLimit ?? Number.POSITIVE_INFINITY;
-    this.closed = new Promise((resolve) => {
-      this.resolveClosed = resolve;
-    });
-    this.finished = new Promise((resolve) => {
-      this.resolveFinished = resolve;
-    });
     this.sender = new Sender(socket, !this.isServer);
-    this.receiver = new Receiver(
-      { role: options.role, maxPayload: options.maxPayload },
-      {
-        onMessage: (data, isBinary) => this.onMessage(data, isBinary),
-        onPing: (data) => {
-          if (!this.closeSent && socket.writableLength <= this.pongBacklogLimit) this.sender.send(Opcode.pong, data);
-        },
-        onPong: (data) => this.onPong(data),
-        onClose: (code, reason) => this.peerClosed(code, reason),
-        onError: (error) => this.protocolError(error),
-      },
-    );
+    this.receiver = new Receiver({ role: options.role, maxPayload: options.maxPayload }, this);
   }
 
   get state(): ConnectionState {
     return this.stateValue;
+  }
+
+  /** How the connection ended, once the socket is closed. */
+  get closed(): Promise<CloseInfo> {
+    if (this.closedPromise === undefined) {
+      const info = this.closedInfo;
+      this.closedPromise =
+        info !== undefined
+          ? Promise.resolve(info)
+          : new Promise((resolve) => {
+              this.resolveClosed = resolve;
+            });
+    }
+    return this.closedPromise;
+  }
+
+  /** Both close frames exchanged, the connection failed, or the socket gone (see ConnectionListener.finished). */
+  get finished(): Promise<void> {
+    if (this.finishedPromise === undefined) {
+      this.finishedPromise =
+        this.finishCode !== undefined
+          ? Promise.resolve()
+          : new Promise((resolve) => {
+              this.resolveFinished = resolve;
+            });
+    }
+    return this.finishedPromise;
   }
 
   /** Bytes written and not yet handed to the kernel: the room's outbound measure. */
@@ -98,32 +141,85 @@ export class Connection {
 
   /** Starts reading; `head` is what arrived after the handshake head (already frames). */
   start(head: Buffer): void {
-    const { socket } = this;
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    // A reset or write error is followed by 'close'; that is where the end is handled.
-    socket.on('error', noop);
-    socket.once('close', () => this.ended());
+    const socket = this.socket as OwnedSocket;
+    socket[kConnection] = this;
+    socket.on('data', onSocketData);
+    socket.on('error', onSocketError);
+    socket.once('close', onSocketClose);
     // A socket that died between the handshake and here will never emit 'close' again.
     if (socket.destroyed) process.nextTick(() => this.ended());
     else if (head.length > 0) this.receive(head);
   }
 
-  private receive(chunk: Buffer): void {
-    const { socket } = this;
-    // Replies to everything in one chunk (pipelined requests) leave in one writev, not one
-    // syscall each. Bounded by the chunk: the outbound limit still sees it all.
-    socket.cork();
+  /** @internal The socket's bytes (see onSocketData). */
+  receive(chunk: Buffer): void {
+    this.messagesInChunk = 0;
     try {
       this.receiver.push(chunk);
     } catch (error) {
       // The receiver never throws on input; a throwing handler is a bug in this process.
       // It costs this one connection (1011), never the process.
-      this.onHandlerError(error);
+      this.listener.handlerError?.(this, error);
       this.close(CloseCode.internalError, 'internal error');
       this.terminate();
     } finally {
-      socket.uncork();
+      if (this.messagesInChunk > 1) this.socket.uncork();
     }
+  }
+
+  /**
+   * Before each message's handler: the first reply of a chunk goes out at once, in one write;
+   * from a second message in the same chunk on (pipelined requests) the socket is corked, so
+   * their replies leave together in one writev at the chunk's end instead of a syscall each.
+   */
+  private beforeMessage(): void {
+    if (++this.messagesInChunk === 2) this.socket.cork();
+  }
+
+  /** @internal ReceiverHandlers */
+  onText(text: string): void {
+    this.beforeMessage();
+    this.listener.text?.(this, text);
+  }
+
+  /** @internal ReceiverHandlers */
+  onBinary(data: Buffer): void {
+    this.beforeMessage();
+    this.listener.binary?.(this, data);
+  }
+
+  /** @internal ReceiverHandlers */
+  onPing(data: Buffer): void {
+    if (!this.closeSent && this.socket.writableLength <= this.pongBacklogLimit) this.sender.send(Opcode.pong, data);
+  }
+
+  /** @internal ReceiverHandlers */
+  onPong(data: Buffer): void {
+    this.listener.pong?.(this, data);
+  }
+
+  /** @internal ReceiverHandlers: a valid close frame from the peer. */
+  onClose(code: number, reason: string): void {
+    this.received = { code, reason };
+    if (!this.closeSent) {
+      // Echo the peer's code (RFC 6455 5.5.1); an empty close is answered with an empty one.
+      this.sendClose(code === CloseCode.noStatus ? undefined : code);
+    }
+    this.stateValue = 'closing';
+    this.finish(code);
+    // Both close frames are out: the server closes TCP first (RFC 6455 7.1.1); the client
+    // waits for that, a bounded time.
+    if (this.isServer) this.endAndLinger();
+    else this.armCloseTimer();
+  }
+
+  /** @internal ReceiverHandlers: a protocol violation. */
+  onError(error: ProtocolError): void {
+    // Fail the connection (RFC 6455 7.1.7): a close with the reason, then no more reading.
+    if (!this.closeSent) this.sendClose(error.code, error.reason);
+    this.stateValue = 'closing';
+    this.finish(error.code);
+    this.endAndLinger();
   }
 
   sendText(text: string): void {
@@ -162,26 +258,11 @@ export class Connection {
     if (this.socket.writable) this.sender.close(code, reason);
   }
 
-  private peerClosed(code: number, reason: string): void {
-    this.received = { code, reason };
-    if (!this.closeSent) {
-      // Echo the peer's code (RFC 6455 5.5.1); an empty close is answered with an empty one.
-      this.sendClose(code === CloseCode.noStatus ? undefined : code);
-    }
-    this.stateValue = 'closing';
-    this.resolveFinished();
-    // Both close frames are out: the server closes TCP first (RFC 6455 7.1.1); the client
-    // waits for that, a bounded time.
-    if (this.isServer) this.endAndLinger();
-    else this.armCloseTimer();
-  }
-
-  private protocolError(error: ProtocolError): void {
-    // Fail the connection (RFC 6455 7.1.7): a close with the reason, then no more reading.
-    if (!this.closeSent) this.sendClose(error.code, error.reason);
-    this.stateValue = 'closing';
-    this.resolveFinished();
-    this.endAndLinger();
+  private finish(code: number): void {
+    if (this.finishCode !== undefined) return;
+    this.finishCode = code;
+    this.resolveFinished?.();
+    this.listener.finished?.(this, code);
   }
 
   /**
@@ -200,12 +281,16 @@ export class Connection {
     this.closeTimer.unref();
   }
 
-  private ended(): void {
+  /** @internal The socket closed (see onSocketClose). */
+  ended(): void {
     if (this.stateValue === 'closed') return;
     clearTimeout(this.closeTimer);
     this.stateValue = 'closed';
-    this.resolveFinished();
-    this.resolveClosed(this.received ?? { code: CloseCode.abnormal, reason: '' });
+    const info = this.received ?? { code: CloseCode.abnormal, reason: '' };
+    this.finish(info.code);
+    this.closedInfo = info;
+    this.resolveClosed?.(info);
+    this.listener.closed?.(this, info);
   }
 }
 

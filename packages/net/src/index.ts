@@ -3,7 +3,7 @@ import { connect } from './client.js';
 import { createServer } from './server.js';
 
 export { connect } from './client.js';
-export { Connection, type ConnectionOptions, type ConnectionState } from './connection.js';
+export { Connection, type ConnectionListener, type ConnectionOptions, type ConnectionState } from './connection.js';
 export { Opcode, WEBSOCKET_GUID } from './constants.js';
 export {
   acceptKeyFor,
@@ -13,7 +13,7 @@ export {
   parseResponseHead,
   upgradeRequest,
 } from './handshake.js';
-export { applyMask } from './mask.js';
+export { applyMask, type MaskKey, maskKeyOf } from './mask.js';
 export { type ProtocolError, Receiver, type ReceiverHandlers, type ReceiverOptions } from './receiver.js';
 export { closePayload, encodeFrame, Sender } from './sender.js';
 export { createServer } from './server.js';

@@ -100,13 +100,36 @@ function loadSimd(): Simd | undefined {
 
 const simd = loadSimd();
 
-/** The key bytes starting at `phase`, as a native-endian 32-bit word. */
-function maskWord(key: Uint8Array, phase: number): number {
-  const b0 = key[phase & 3] as number;
-  const b1 = key[(phase + 1) & 3] as number;
-  const b2 = key[(phase + 2) & 3] as number;
-  const b3 = key[(phase + 3) & 3] as number;
-  return LITTLE_ENDIAN ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24) : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
+/**
+ * A mask key as one number: key byte i in bits 8i to 8i+7, as `readUInt32LE` reads the four
+ * key bytes of a frame header. A number, not a 4-byte Buffer, so that a receiver holds no
+ * buffer of its own between frames and a sender takes no view per frame.
+ */
+export type MaskKey = number;
+
+/** The MaskKey of four key bytes. */
+export function maskKeyOf(key: Uint8Array): MaskKey {
+  return (
+    ((key[0] as number) | ((key[1] as number) << 8) | ((key[2] as number) << 16) | ((key[3] as number) << 24)) >>> 0
+  );
+}
+
+/** Key byte `phase` (0 to 3). */
+function keyByte(key: MaskKey, phase: number): number {
+  return (key >>> (phase << 3)) & 0xff;
+}
+
+/** The key bytes starting at `phase`, in memory order, as a little-endian 32-bit word (WebAssembly's order). */
+function littleEndianWord(key: MaskKey, phase: number): number {
+  const shift = (phase & 3) << 3;
+  return shift === 0 ? key | 0 : (key >>> shift) | (key << (32 - shift));
+}
+
+/** The key bytes starting at `phase`, in memory order, as a native-endian word (what an Int32Array reads). */
+function maskWord(key: MaskKey, phase: number): number {
+  const rotated = littleEndianWord(key, phase);
+  if (LITTLE_ENDIAN) return rotated;
+  return ((rotated & 0xff) << 24) | ((rotated & 0xff00) << 8) | ((rotated >>> 8) & 0xff00) | ((rotated >>> 24) & 0xff);
 }
 
 /**
@@ -114,12 +137,17 @@ function maskWord(key: Uint8Array, phase: number): number {
  * (the offset of `start` within the frame's payload, mod 4).
  */
 export function applyMask(buf: Buffer, key: Uint8Array, start: number, end: number, phase = 0): void {
+  mask(buf, maskKeyOf(key), start, end, phase);
+}
+
+/** `applyMask` with the key as a MaskKey: the receiver's and sender's path. */
+export function mask(buf: Buffer, key: MaskKey, start: number, end: number, phase = 0): void {
   let i = start;
   let p = phase & 3;
   const length = end - start;
   if (simd !== undefined && length >= SIMD_THRESHOLD) {
     // Blocks of whole 64-byte steps; a block is a multiple of 4, so the phase is unchanged.
-    const word = maskWord(key, p);
+    const word = littleEndianWord(key, p);
     const { heap, xor } = simd;
     let left = length - (length % SIMD_STEP);
     while (left > 0) {
@@ -131,13 +159,13 @@ export function applyMask(buf: Buffer, key: Uint8Array, start: number, end: numb
       left -= n;
     }
     if (end - i >= WORD_THRESHOLD) {
-      applyMask(buf, key, i, end, p);
+      mask(buf, key, i, end, p);
       return;
     }
   } else if (length >= WORD_THRESHOLD) {
     // Bytes until the address is 4-aligned, then whole words.
     while ((buf.byteOffset + i) & 3) {
-      buf[i] = (buf[i] as number) ^ (key[p] as number);
+      buf[i] = (buf[i] as number) ^ keyByte(key, p);
       p = (p + 1) & 3;
       i++;
     }
@@ -148,7 +176,7 @@ export function applyMask(buf: Buffer, key: Uint8Array, start: number, end: numb
     i += words << 2;
   }
   for (; i < end; i++) {
-    buf[i] = (buf[i] as number) ^ (key[p] as number);
+    buf[i] = (buf[i] as number) ^ keyByte(key, p);
     p = (p + 1) & 3;
   }
 }
@@ -164,16 +192,17 @@ export function copyMasked(
   end: number,
   dst: Buffer,
   at: number,
-  key: Uint8Array,
+  key: Uint8Array | MaskKey,
   phase = 0,
 ): void {
+  const k = typeof key === 'number' ? key : maskKeyOf(key);
   const length = end - start;
   if (simd === undefined || length < SIMD_THRESHOLD) {
     src.copy(dst, at, start, end);
-    applyMask(dst, key, at, at + length, phase);
+    mask(dst, k, at, at + length, phase);
     return;
   }
-  const word = maskWord(key, phase);
+  const word = littleEndianWord(k, phase);
   const { heap, xor } = simd;
   const steps = length - (length % SIMD_STEP);
   let done = 0;
@@ -185,7 +214,7 @@ export function copyMasked(
     done += n;
   }
   src.copy(dst, at + done, start + done, end);
-  applyMask(dst, key, at + done, at + length, phase + done);
+  mask(dst, k, at + done, at + length, phase + done);
 }
 
 /** Whether the WebAssembly SIMD path is in use (the benchmark reports it). */

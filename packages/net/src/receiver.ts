@@ -1,6 +1,6 @@
 import { CloseCode } from '@socketlab/contract';
-import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
-import { applyMask, copyMasked } from './mask.js';
+import { MAX_CONTROL_PAYLOAD, MAX_HEADER_SIZE, Opcode } from './constants.js';
+import { copyMasked, type MaskKey, mask } from './mask.js';
 import { isValidUtf8, isValidWireCloseCode, Utf8Validator } from './validation.js';
 
 /**
@@ -23,9 +23,16 @@ const violation = {
   tooBig: (reason: string): ProtocolError => ({ code: CloseCode.messageTooBig, reason }),
 };
 
+/**
+ * What the receiver reports, in stream order. An object with methods (the connection itself),
+ * not a bag of closures: a server holds thousands of receivers, and a closure per event per
+ * connection is memory that every idle connection pays for.
+ */
 export interface ReceiverHandlers {
-  /** A whole data message; text has been validated as UTF-8. */
-  onMessage(data: Buffer, isBinary: boolean): void;
+  /** A whole text message, validated as UTF-8 and decoded. */
+  onText(text: string): void;
+  /** A whole binary message. */
+  onBinary(data: Buffer): void;
   onPing(data: Buffer): void;
   onPong(data: Buffer): void;
   /** A valid close frame; `code` is 1005 when the frame carried none. Nothing follows. */
@@ -63,15 +70,15 @@ export class Receiver {
   private readonly requireMask: boolean;
   private readonly maxPayload: number;
 
-  /** Header bytes gathered across chunk boundaries (the rare, slow path). */
-  private readonly headBytes = Buffer.alloc(14);
+  /** Header bytes gathered across chunk boundaries: the rare, slow path, allocated when first needed. */
+  private headBytes: Buffer | undefined;
   private headLength = 0;
 
   // The frame being read.
   private fin = false;
   private opcode = 0;
   private masked = false;
-  private readonly maskKey = Buffer.alloc(4);
+  private maskKey: MaskKey = 0;
   private payloadLength = 0;
   private received = 0;
   /** Only allocated when a payload spans chunks. */
@@ -89,7 +96,8 @@ export class Receiver {
   private fragments: Buffer[] = [];
   private scratch: Buffer | undefined;
   private scratchUsed = 0;
-  private readonly utf8 = new Utf8Validator();
+  /** Text that arrives in pieces (fragments, or a payload split across chunks) is checked as it comes. */
+  private utf8: Utf8Validator | undefined;
 
   constructor(
     options: ReceiverOptions,
@@ -113,6 +121,11 @@ export class Receiver {
         continue;
       }
       if (this.headLength === 0 && end - offset >= 2) {
+        const small = this.smallText(chunk, offset, end);
+        if (small > offset) {
+          offset = small;
+          continue;
+        }
         // Fast path: the whole header is in this chunk; parse it where it lies.
         const size = headSizeFor(chunk[offset + 1] as number);
         if (end - offset >= size) {
@@ -125,14 +138,48 @@ export class Receiver {
     }
   }
 
+  /**
+   * The common frame in one step: a final text frame under 126 bytes, masked as the role
+   * requires, with no fragmented message open, whole inside this chunk. Everything the
+   * general path would check is implied by the first two bytes matching; the payload is
+   * unmasked in place and decoded straight from the chunk. Returns where the frame ends,
+   * or `offset` when this is not such a frame (then the general path takes it).
+   */
+  private smallText(chunk: Buffer, offset: number, end: number): number {
+    const b1 = chunk[offset + 1] as number;
+    const length = b1 & 0x7f;
+    if (
+      chunk[offset] !== FINAL_TEXT ||
+      length >= 126 ||
+      (b1 & 0x80) !== (this.requireMask ? 0x80 : 0) ||
+      this.messageOpcode !== 0 ||
+      length > this.maxPayload
+    ) {
+      return offset;
+    }
+    const start = offset + (this.requireMask ? 6 : 2);
+    const stop = start + length;
+    if (stop > end) return offset;
+    if (this.requireMask) mask(chunk, chunk.readUInt32LE(offset + 2), start, stop);
+    const text = decodeText(chunk, start, stop);
+    if (text === undefined) {
+      this.fail(violation.invalidUtf8('invalid UTF-8 in a text message'));
+      return end;
+    }
+    this.handlers.onText(text);
+    return stop;
+  }
+
   private gatherHead(chunk: Buffer, offset: number, end: number): number {
-    const needed = this.headLength < 2 ? 2 : headSizeFor(this.headBytes[1] as number);
+    this.headBytes ??= Buffer.allocUnsafe(MAX_HEADER_SIZE);
+    const head = this.headBytes;
+    const needed = this.headLength < 2 ? 2 : headSizeFor(head[1] as number);
     const take = Math.min(needed - this.headLength, end - offset);
-    chunk.copy(this.headBytes, this.headLength, offset, offset + take);
+    chunk.copy(head, this.headLength, offset, offset + take);
     this.headLength += take;
-    if (this.headLength >= 2 && this.headLength === headSizeFor(this.headBytes[1] as number)) {
+    if (this.headLength >= 2 && this.headLength === headSizeFor(head[1] as number)) {
       this.headLength = 0;
-      this.readHead(this.headBytes, 0);
+      this.readHead(head, 0);
     }
     return offset + take;
   }
@@ -205,12 +252,7 @@ export class Receiver {
       this.messageLength += length;
       if (opcode !== Opcode.continuation) this.messageOpcode = opcode;
     }
-    if (masked) {
-      this.maskKey[0] = buf[p] as number;
-      this.maskKey[1] = buf[p + 1] as number;
-      this.maskKey[2] = buf[p + 2] as number;
-      this.maskKey[3] = buf[p + 3] as number;
-    }
+    if (masked) this.maskKey = buf.readUInt32LE(p);
     this.fin = fin;
     this.opcode = opcode;
     this.masked = masked;
@@ -227,18 +269,24 @@ export class Receiver {
       this.opcode === Opcode.text || (this.opcode === Opcode.continuation && this.messageOpcode === Opcode.text);
     if (this.received === 0 && available >= remaining) {
       // Fast path: the whole payload is here. Unmask in place; no allocation, no copy.
-      const data = chunk.subarray(offset, offset + remaining);
-      if (this.masked) applyMask(data, this.maskKey, 0, remaining);
-      if (text) {
-        const valid =
-          this.fin && this.opcode === Opcode.text ? isValidUtf8(data) : this.utf8.update(data, 0, data.length);
-        if (!valid) {
+      const stop = offset + remaining;
+      if (this.masked) mask(chunk, this.maskKey, offset, stop);
+      if (text && this.fin && this.opcode === Opcode.text) {
+        // A whole text message in one frame: decoded (and so validated) straight from the chunk.
+        const decoded = decodeText(chunk, offset, stop);
+        if (decoded === undefined) {
           this.fail(violation.invalidUtf8('invalid UTF-8 in a text message'));
           return end;
         }
+        this.state = READING_HEAD;
+        this.messageOpcode = 0;
+        this.messageLength = 0;
+        this.handlers.onText(decoded);
+        return stop;
       }
-      this.endFrame(data);
-      return offset + remaining;
+      if (text && !this.checkUtf8(chunk, offset, stop)) return end;
+      this.endFrame(chunk.subarray(offset, stop));
+      return stop;
     }
     // The payload spans chunks: gathered (and unmasked) into one buffer as bytes arrive.
     const take = Math.min(remaining, available);
@@ -246,16 +294,21 @@ export class Receiver {
     const payload = this.reserve(from + take);
     if (this.masked) copyMasked(chunk, offset, offset + take, payload, from, this.maskKey, from);
     else chunk.copy(payload, from, offset, offset + take);
-    if (text && !this.utf8.update(payload, from, from + take)) {
-      this.fail(violation.invalidUtf8('invalid UTF-8 in a text message'));
-      return end;
-    }
+    if (text && !this.checkUtf8(payload, from, from + take)) return end;
     this.received += take;
     if (this.received === this.payloadLength) {
       this.payload = undefined;
       this.endFrame(payload);
     }
     return offset + take;
+  }
+
+  /** Feeds a piece of a text message to the incremental check; fails the stream (1007) at a bad byte. */
+  private checkUtf8(bytes: Buffer, start: number, end: number): boolean {
+    this.utf8 ??= new Utf8Validator();
+    if (this.utf8.update(bytes, start, end)) return true;
+    this.fail(violation.invalidUtf8('invalid UTF-8 in a text message'));
+    return false;
   }
 
   /**
@@ -306,16 +359,20 @@ export class Receiver {
       this.fragments = [];
     }
     const isBinary = this.messageOpcode === Opcode.binary;
-    if (!isBinary) {
-      if (!this.utf8.complete) {
-        this.fail(violation.invalidUtf8('text message ends inside a UTF-8 sequence'));
-        return;
-      }
-      this.utf8.reset();
-    }
     this.messageOpcode = 0;
     this.messageLength = 0;
-    this.handlers.onMessage(message, isBinary);
+    if (isBinary) {
+      this.handlers.onBinary(message);
+      return;
+    }
+    // Every byte of this text went through the incremental check (checkUtf8) on its way in.
+    const utf8 = this.utf8;
+    if (utf8 !== undefined && !utf8.complete) {
+      this.fail(violation.invalidUtf8('text message ends inside a UTF-8 sequence'));
+      return;
+    }
+    utf8?.reset();
+    this.handlers.onText(message.toString('utf8'));
   }
 
   /** RFC 6455 5.5.1 and 7.4: no code, or a valid code and a UTF-8 reason. */
@@ -378,6 +435,21 @@ export class Receiver {
   }
 }
 
+/**
+ * `bytes[start, end)` decoded as UTF-8, or undefined when it is not valid UTF-8. Decoding
+ * replaces every invalid sequence with U+FFFD, so text without one was valid; only text that
+ * has one (rare in JSON, and never in a one-byte string, where the search is immediate) is
+ * checked byte by byte, natively. One pass over the bytes instead of a check then a decode.
+ */
+function decodeText(bytes: Buffer, start: number, end: number): string | undefined {
+  const text = bytes.toString('utf8', start, end);
+  if (!text.includes(REPLACEMENT_CHARACTER) || isValidUtf8(bytes.subarray(start, end))) return text;
+  return undefined;
+}
+
+const REPLACEMENT_CHARACTER = '\uFFFD';
+/** FIN set, no RSV bits, opcode text: the first byte of a whole text message in one frame. */
+const FINAL_TEXT = 0x80 | Opcode.text;
 const EMPTY = Buffer.alloc(0);
 /** Fragments smaller than this are copied together instead of kept one object each. */
 const SMALL_FRAGMENT = 1024;

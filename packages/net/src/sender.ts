@@ -1,7 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { COPY_THRESHOLD, Opcode } from './constants.js';
-import { applyMask, copyMasked } from './mask.js';
+import { copyMasked, type MaskKey, mask as maskBytes } from './mask.js';
 
 /*
  * RFC 6455 section 5.2 framing: the smallest header that fits (7, 16 or 64-bit length),
@@ -14,12 +14,12 @@ const KEY_POOL_SIZE = 8 * 1024;
 const keyPool = Buffer.allocUnsafe(KEY_POOL_SIZE);
 let keyOffset = KEY_POOL_SIZE;
 
-function nextMaskKey(): Buffer {
+function nextMaskKey(): MaskKey {
   if (keyOffset === KEY_POOL_SIZE) {
     randomFillSync(keyPool);
     keyOffset = 0;
   }
-  const key = keyPool.subarray(keyOffset, keyOffset + 4);
+  const key = keyPool.readUInt32LE(keyOffset);
   keyOffset += 4;
   return key;
 }
@@ -37,10 +37,10 @@ export function writeHeader(
   opcode: number,
   fin: boolean,
   length: number,
-  maskKey: Uint8Array | undefined,
+  maskKey: MaskKey | undefined,
 ): number {
   target[0] = (fin ? 0x80 : 0) | opcode;
-  const maskBit = maskKey ? 0x80 : 0;
+  const maskBit = maskKey === undefined ? 0 : 0x80;
   let offset: number;
   if (length < 126) {
     target[1] = maskBit | length;
@@ -56,11 +56,8 @@ export function writeHeader(
     target.writeUInt32BE(length >>> 0, 6);
     offset = 10;
   }
-  if (maskKey) {
-    target[offset] = maskKey[0] as number;
-    target[offset + 1] = maskKey[1] as number;
-    target[offset + 2] = maskKey[2] as number;
-    target[offset + 3] = maskKey[3] as number;
+  if (maskKey !== undefined) {
+    target.writeUInt32LE(maskKey, offset);
     offset += 4;
   }
   return offset;
@@ -87,8 +84,8 @@ function encodeFrameOfLength(
   const offset = writeHeader(frame, opcode, fin, length, key);
   if (typeof payload === 'string') {
     frame.write(payload, offset, 'utf8');
-    if (key) applyMask(frame, key, offset, offset + length);
-  } else if (key) {
+    if (key !== undefined) maskBytes(frame, key, offset, offset + length);
+  } else if (key !== undefined) {
     // Masked on the way in: one pass over the payload instead of a copy then a mask.
     copyMasked(asBuffer(payload), 0, length, frame, offset, key);
   } else {

@@ -16,7 +16,7 @@ import {
   type ServerOptions,
   serverUrl,
 } from '@socketlab/contract';
-import { Connection } from './connection.js';
+import { Connection, type ConnectionListener } from './connection.js';
 import { Opcode } from './constants.js';
 import { HeadReader, parseRequestHead, switchingProtocols } from './handshake.js';
 import { encodeFrame } from './sender.js';
@@ -49,6 +49,37 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   const handshaking = new Set<Socket>();
   const connections = new Set<Connection>();
 
+  // One listener for every connection of this server: an idle connection holds no closures.
+  const listener: ConnectionListener = {
+    text(conn, text) {
+      heartbeat.alive(conn);
+      room.receiveText(conn, text);
+    },
+    binary(conn, data) {
+      heartbeat.alive(conn);
+      room.receiveBinary(conn, data);
+    },
+    pong(conn) {
+      heartbeat.alive(conn);
+    },
+    handlerError(conn, error) {
+      logger.error(
+        { id: room.idOf(conn), err: error instanceof Error ? error.message : String(error) },
+        'handler failed',
+      );
+    },
+    // Leave as soon as the closing handshake is done (or the connection failed), not when a
+    // peer that never sends its FIN is finally destroyed.
+    finished(conn, code) {
+      logger.debug({ id: room.idOf(conn), code }, 'connection closed');
+      heartbeat.untrack(conn);
+      room.remove(conn);
+    },
+    closed(conn) {
+      connections.delete(conn);
+    },
+  };
+
   const upgrade = (socket: Socket, key: string, protocol: string | undefined, rest: Buffer): void => {
     // The 101 and the welcome leave together.
     socket.cork();
@@ -57,34 +88,19 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
       role: 'server',
       maxPayload: opts.maxPayload,
       pongBacklogLimit: opts.outboundLimit,
+      listener,
     });
     connections.add(conn);
-    conn.onMessage = (data, isBinary) => {
-      heartbeat.alive(conn);
-      if (isBinary) room.receiveBinary(conn, data);
-      else room.receiveText(conn, data.toString('utf8'));
-    };
-    conn.onPong = () => heartbeat.alive(conn);
-    conn.onHandlerError = (error) =>
-      logger.error(
-        { id: room.idOf(conn), err: error instanceof Error ? error.message : String(error) },
-        'handler failed',
-      );
-    // Leave as soon as the closing handshake is done (or the connection failed), not when a
-    // peer that never sends its FIN is finally destroyed.
-    void conn.finished.then(() => {
-      heartbeat.untrack(conn);
-      room.remove(conn);
-    });
-    void conn.closed.then(({ code }) => {
-      connections.delete(conn);
-      logger.debug({ id, code }, 'connection closed');
-    });
     heartbeat.track(conn);
-    const id = room.add(conn);
+    room.add(conn);
     conn.start(rest);
     socket.uncork();
   };
+
+  // Shared by every socket in its handshake: a per-socket closure here would share the
+  // handshake's scope (its head reader, timer and buffers) and keep it alive for as long as
+  // the connection is open.
+  const onHandshakeSocketError = (error: Error): void => logger.debug({ err: error.message }, 'socket error');
 
   /** Reads the request head by hand: incrementally, bounded in size and in time. */
   const handshake = (socket: Socket): void => {
@@ -127,7 +143,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     };
     socket.on('data', onData);
     // Errors are followed by 'close'; a reset during the handshake must not crash anything.
-    socket.on('error', (error) => logger.debug({ err: error.message }, 'socket error'));
+    socket.on('error', onHandshakeSocketError);
     socket.once('close', settle);
   };
 

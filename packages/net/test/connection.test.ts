@@ -34,7 +34,8 @@ function framesOn(socket: Socket, role: 'server' | 'client') {
   const receiver = new Receiver(
     { role, maxPayload: 1 << 20 },
     {
-      onMessage: (data, binary) => seen.push({ opcode: binary ? Opcode.binary : Opcode.text, data }),
+      onText: (text) => seen.push({ opcode: Opcode.text, data: Buffer.from(text) }),
+      onBinary: (data) => seen.push({ opcode: Opcode.binary, data }),
       onPing: (data) => seen.push({ opcode: Opcode.ping, data }),
       onPong: (data) => seen.push({ opcode: Opcode.pong, data }),
       onClose: (code) => seen.push({ opcode: Opcode.close, data: Buffer.alloc(0), code }),
@@ -102,9 +103,12 @@ describe('connection: closing handshake', () => {
 
   it('answers a ping with its payload, reports pongs, and sends nothing after its close', async () => {
     const { near, far } = await pair();
-    const conn = new Connection(near, { role: 'server', maxPayload: 1024 });
     const pongs: string[] = [];
-    conn.onPong = (data) => pongs.push(data.toString());
+    const conn = new Connection(near, {
+      role: 'server',
+      maxPayload: 1024,
+      listener: { pong: (_, data) => pongs.push(data.toString()) },
+    });
     conn.start(Buffer.alloc(0));
     const frames = framesOn(far, 'client');
     far.write(encodeFrame(Opcode.ping, 'hi', true, true));
@@ -122,11 +126,17 @@ describe('connection: closing handshake', () => {
   it('stops answering pings while its pong backlog is over the limit (a ping flood from a peer that does not read)', async () => {
     const { near, far } = await pair();
     const limit = 64 * 1024;
-    const conn = new Connection(near, { role: 'server', maxPayload: 1024, pongBacklogLimit: limit });
     let backlogAtMarker = -1;
-    conn.onMessage = () => {
-      backlogAtMarker = near.writableLength;
-    };
+    const conn = new Connection(near, {
+      role: 'server',
+      maxPayload: 1024,
+      pongBacklogLimit: limit,
+      listener: {
+        text: () => {
+          backlogAtMarker = near.writableLength;
+        },
+      },
+    });
     conn.start(Buffer.alloc(0));
     far.pause();
     // 10 MB of pings: far more than loopback kernel buffers, so without the limit pongs would pile up.
@@ -144,12 +154,17 @@ describe('connection: closing handshake', () => {
 
   it('fails only this connection with 1011 when a message handler throws', async () => {
     const { near, far } = await pair();
-    const conn = new Connection(near, { role: 'server', maxPayload: 1024 });
     const errors: unknown[] = [];
-    conn.onMessage = () => {
-      throw new Error('handler bug');
-    };
-    conn.onHandlerError = (error) => errors.push(error);
+    const conn = new Connection(near, {
+      role: 'server',
+      maxPayload: 1024,
+      listener: {
+        text: () => {
+          throw new Error('handler bug');
+        },
+        handlerError: (_, error) => errors.push(error),
+      },
+    });
     conn.start(Buffer.alloc(0));
     const frames = framesOn(far, 'client');
     far.write(encodeFrame(Opcode.text, 'boom', true, true));
@@ -221,9 +236,12 @@ describe('connection: abnormal loss', () => {
   it('reports 1006 when the peer vanishes without a close frame, after the messages that did arrive', async () => {
     const { near, far, server } = await socketPair();
     try {
-      const conn = new Connection(near, { role: 'client', maxPayload: 1024 });
       const texts: string[] = [];
-      conn.onMessage = (data) => texts.push(data.toString());
+      const conn = new Connection(near, {
+        role: 'client',
+        maxPayload: 1024,
+        listener: { text: (_, text) => texts.push(text) },
+      });
       conn.start(Buffer.alloc(0));
       far.end(encodeFrame(Opcode.text, 'last words'));
       expect(await within(conn.closed, 5_000, 'the loss to be seen')).toStrictEqual({ code: 1006, reason: '' });

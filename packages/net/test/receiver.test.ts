@@ -17,8 +17,8 @@ function receive(chunks: readonly Uint8Array[], role: 'server' | 'client' = 'ser
   const receiver = new Receiver(
     { role, maxPayload },
     {
-      onMessage: (data, binary) =>
-        events.push({ kind: 'message', data: binary ? data.toString('hex') : data.toString('utf8'), binary }),
+      onText: (text) => events.push({ kind: 'message', data: text, binary: false }),
+      onBinary: (data) => events.push({ kind: 'message', data: data.toString('hex'), binary: true }),
       onPing: (data) => events.push({ kind: 'ping', data: data.toString('hex') }),
       onPong: (data) => events.push({ kind: 'pong', data: data.toString('hex') }),
       onClose: (code, reason) => events.push({ kind: 'close', code, reason }),
@@ -169,7 +169,8 @@ describe('receiver: violations become exactly one close code', () => {
     const receiver = new Receiver(
       { role: 'server', maxPayload: 1 << 20 },
       {
-        onMessage: (data) => events.push(`message ${data.length}`),
+        onText: (text) => events.push(`message ${text.length}`),
+        onBinary: (data) => events.push(`message ${data.length}`),
         onPing: () => {},
         onPong: () => {},
         onClose: () => {},
@@ -214,6 +215,28 @@ describe('receiver: violations become exactly one close code', () => {
     const second = frame({ opcode: Opcode.continuation, payload: Buffer.from([0xf4, 0x90, 0x80, 0x80]), fin: false });
     expect(receive([first]).events).toStrictEqual([]);
     expect(receive([first, second]).events).toStrictEqual([{ kind: 'error', code: 1007 }]);
+  });
+
+  // Whole messages are validated by decoding: U+FFFD in the result is the sign of a bad
+  // sequence, unless the sender wrote U+FFFD itself. Both sizes: the small-frame path and the
+  // general one (16-bit length), both roles.
+  it('tells a real U+FFFD from a decoded bad sequence, in small and large whole frames', () => {
+    for (const filler of ['', 'x'.repeat(200)]) {
+      for (const role of ['server', 'client'] as const) {
+        const valid = `${filler}a\uFFFDb`;
+        const masked = role === 'server';
+        expect(receive([frame({ opcode: Opcode.text, payload: valid, mask: masked })], role).events).toStrictEqual([
+          { kind: 'message', data: valid, binary: false },
+        ]);
+        for (const bad of [[0xff], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xe2, 0x82]]) {
+          const payload = Buffer.concat([Buffer.from(`${filler}a`), Buffer.from(bad), Buffer.from('\uFFFD')]);
+          expect(
+            receive([frame({ opcode: Opcode.text, payload, mask: masked })], role).events,
+            `${role} ${filler.length} ${bad}`,
+          ).toStrictEqual([{ kind: 'error', code: 1007 }]);
+        }
+      }
+    }
   });
 });
 
