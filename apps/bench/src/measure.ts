@@ -14,6 +14,7 @@ import type {
   MeasureResult,
   SendBroadcastsResult,
 } from './load/protocol.js';
+import { ECHO_PINNING, pin, unpin } from './pin.js';
 import { BenchServer } from './server.js';
 
 /** Every figure one round produces, flat, by metric key (see METRICS in metrics.ts). */
@@ -156,6 +157,10 @@ async function measureEcho(
       concurrency: config.connectConcurrency,
     });
     await echo.request({ op: 'sync' });
+    if (ECHO_PINNING) {
+      pin(server.pid, ECHO_PINNING.server);
+      pin(echo.pid, ECHO_PINNING.load);
+    }
     for (const payloadBytes of config.echoPayloads) {
       const key = `echo${payloadBytes}`;
       progress(`echo ${formatBytes(payloadBytes)} x ${config.echoConnections} connections`);
@@ -181,6 +186,7 @@ async function measureEcho(
       figures[`${key}.clientCpuUsPerEcho`] = result.cpuMicros / result.echoes;
     }
   } finally {
+    if (ECHO_PINNING) unpin(pool.first.pid);
     await server.stop(true);
     await pool.first.request({ op: 'closeAll' });
   }
