@@ -5,6 +5,7 @@ import type { BenchConfig } from './config.js';
 import { BASELINE } from './contenders.js';
 import type { RoundFigures } from './measure.js';
 import { formatNumber, type Metric, metricsFor, type Summary, summarize } from './metrics.js';
+import type { Pinning } from './pin.js';
 
 export interface ContenderResult {
   name: string;
@@ -49,6 +50,8 @@ export interface BenchResult {
   metrics: Metric[];
   contenders: ContenderResult[];
   goals: Goal[];
+  /** The CPUs the echo phases pinned server and load generator to; absent when nothing was pinned. */
+  echoPinning?: Pinning;
   soak?: SoakReport[];
 }
 
@@ -168,6 +171,10 @@ export function markdown(result: BenchResult): string {
     `**${header(result)}**`,
     '',
     `Each cell: median over the rounds (min–max), then the ratio to ${result.baseline}. Better is higher for rates, lower for everything else.`,
+    '',
+    result.echoPinning
+      ? `Echo phases: the server pinned to CPU ${result.echoPinning.server}, the load generator to CPU ${result.echoPinning.load} (taskset), so neither takes the other's core.`
+      : 'Echo phases: not pinned to CPUs (no taskset, or one CPU): server and load generator share the cores.',
     '',
     `| metric | ${columns.map((c) => c.name).join(' | ')} |`,
     `| --- | ${columns.map(() => '---:').join(' | ')} |`,
