@@ -115,24 +115,8 @@ export async function startThrowawayRedis(timeoutMs = 10_000): Promise<Throwaway
   };
 }
 
-/**
- * Polls `check` until it returns something other than undefined or false, for states that
- * have no event to await (a reconnect under backoff). Bounded: fails saying what it waited for.
- */
-export async function eventually<T>(
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs: number,
-  what: string,
-  intervalMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
+/** The bounded polling wait, from the contract (kept here for the bus tests' imports). */
+export { eventually } from '@socketlab/contract';
 
 export interface LogEntry {
   level: 'debug' | 'info' | 'warn' | 'error';

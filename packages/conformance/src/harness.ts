@@ -8,7 +8,7 @@ import type {
 } from '@socketlab/contract';
 import { afterEach } from 'vitest';
 
-export { within } from '@socketlab/contract';
+export { eventually, within } from '@socketlab/contract';
 
 import { RawPeer } from './raw.js';
 
@@ -66,6 +66,11 @@ export function useHarness(serverAdapter: Adapter, clientAdapter: Adapter, baseC
       await Promise.all(joined.map(({ client }, i) => drain(client, 'join', n - 1 - i)));
       return joined as JoinedTuple<N>;
     },
+    /** Destroys `peer` after the test, like the clients and raw peers opened here. */
+    track<P extends RawPeer>(peer: P): P {
+      peers.push(peer);
+      return peer;
+    },
     async raw(): Promise<RawPeer> {
       const peer = await RawPeer.open(current().port);
       peers.push(peer);
@@ -93,13 +98,4 @@ export async function drain(
   count: number,
 ): Promise<void> {
   for (let i = 0; i < count; i++) await client.receive(type);
-}
-
-/** Resolves when `check` holds, re-checking after every `poke` event; bounded. */
-export async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }

@@ -8,7 +8,7 @@ import {
   type ServerOptions,
 } from '@socketlab/contract';
 import { describe, expect, it } from 'vitest';
-import { type Harness, until, useHarness, within } from './harness.js';
+import { eventually, type Harness, useHarness, within } from './harness.js';
 import { acceptKeyFor, closePayload, encodeFrame, Opcode, randomKey, upgradeRequestText } from './raw.js';
 
 export interface ConformanceOptions {
@@ -75,7 +75,7 @@ function presence(h: Harness): void {
       expect(await b.client.receive()).toStrictEqual({ type: 'leave', id: c.id });
       b.client.terminate();
       expect(await a.client.receive()).toStrictEqual({ type: 'leave', id: b.id });
-      await until(() => h.server.connectionCount === 1, 5_000, 'connection count back to 1');
+      await eventually(() => h.server.connectionCount === 1, 5_000, 'connection count back to 1');
     });
   });
 }

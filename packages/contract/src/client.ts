@@ -7,3 +7,4 @@ export * from './close-codes.js';
 export * from './inbox.js';
 export * from './messages.js';
 export { DEFAULTS, SUBPROTOCOL } from './options.js';
+export * from './waits.js';

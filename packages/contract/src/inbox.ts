@@ -117,16 +117,3 @@ export function webSocketClient(parts: WebSocketClientParts): RealtimeClient {
     terminate: () => parts.terminate(),
   };
 }
-
-/** Fails with a clear message when a promise does not settle within `ms`. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -15,3 +15,4 @@ export * from './raw-json.js';
 export * from './room.js';
 export * from './serve.js';
 export * from './shutdown.js';
+export * from './waits.js';

@@ -1,10 +1,10 @@
 import { request } from 'node:http';
 import { connect as netConnect } from 'node:net';
-import { closePayload, Opcode, RawPeer, within } from '@socketlab/conformance';
-import type { RealtimeClient, RealtimeServer, ServerOptions } from '@socketlab/contract';
+import { closePayload, type Joined, Opcode, RawPeer, useHarness, within } from '@socketlab/conformance';
+import type { RealtimeServer, ServerOptions } from '@socketlab/contract';
 import { CLOSE_LINGER } from '@socketlab/contract';
-import { afterEach, describe, expect, it } from 'vitest';
-import { connect, createServer, SOCKET_IO_PATH } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { adapter, SOCKET_IO_PATH } from '../src/index.js';
 
 /**
  * What the conformance suite cannot see through a socket.io client: the raw HTTP answers of
@@ -12,29 +12,10 @@ import { connect, createServer, SOCKET_IO_PATH } from '../src/index.js';
  */
 
 const KiB = 1024;
-let server: RealtimeServer | undefined;
-const clients: RealtimeClient[] = [];
-const peers: RawPeer[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.terminate();
-  for (const peer of peers.splice(0)) peer.destroy();
-  await server?.close();
-  server = undefined;
-});
-
-async function start(options: ServerOptions = {}): Promise<RealtimeServer> {
-  server = await createServer({ port: 0, host: '127.0.0.1', ...options });
-  return server;
-}
-
-async function join(transport: 'websocket' | 'polling'): Promise<{ client: RealtimeClient; id: string }> {
-  if (!server) throw new Error('start() first');
-  const client = await connect(server.url, { transport });
-  clients.push(client);
-  const welcome = await client.receive('welcome');
-  return { client, id: welcome.id };
-}
+// The conformance suite's fixtures: a fresh server per test, clients and raw peers torn down after it.
+const h = useHarness(adapter, adapter, {});
+const start = (options: ServerOptions = {}): Promise<RealtimeServer> => h.start(options);
+const join = (transport: 'websocket' | 'polling'): Promise<Joined> => h.join({ transport });
 
 interface HttpAnswer {
   status: number;
@@ -183,12 +164,11 @@ describe.each(['websocket', 'polling'] as const)('socket.io adapter over %s', (t
 
   it('refuses a foreign origin with a HandshakeError carrying 403', async () => {
     await start({ allowedOrigins: ['https://app.example'] });
-    await expect(connect(server!.url, { transport, origin: 'https://evil.example' })).rejects.toMatchObject({
+    await expect(h.connect({ transport, origin: 'https://evil.example' })).rejects.toMatchObject({
       name: 'HandshakeError',
       status: 403,
     });
-    const allowed = await connect(server!.url, { transport, origin: 'https://app.example' });
-    clients.push(allowed);
+    const allowed = await h.connect({ transport, origin: 'https://app.example' });
     await allowed.receive('welcome');
   });
 });
@@ -199,8 +179,9 @@ describe.each(['websocket', 'polling'] as const)('socket.io adapter over %s', (t
  * Joined to the default namespace; `id` is its socket.id.
  */
 async function halfOpenSocketIoPeer(port: number): Promise<{ peer: RawPeer; id: string }> {
-  const peer = await RawPeer.upgraded(port, { path: `${SOCKET_IO_PATH}?EIO=4&transport=websocket`, protocols: [] });
-  peers.push(peer);
+  const peer = h.track(
+    await RawPeer.upgraded(port, { path: `${SOCKET_IO_PATH}?EIO=4&transport=websocket`, protocols: [] }),
+  );
   peer.socket.allowHalfOpen = true;
   const text = async () => (await peer.readFrame()).payload.toString();
   expect(await text()).toMatch(/^0\{/);
@@ -237,7 +218,6 @@ describe('socket.io adapter: websocket peers that keep TCP open', () => {
       const writes = writeUntilReset(peer, Buffer.from('x'));
       try {
         await within(s.close(), 10_000, 'server.close()');
-        server = undefined;
         expect(await within(writes.reset, 10_000, 'the server to destroy the dropped socket')).toMatch(
           /ECONNRESET|EPIPE/,
         );
@@ -257,14 +237,13 @@ describe('socket.io adapter: websocket peers that keep TCP open', () => {
         path: `${SOCKET_IO_PATH}?EIO=4&transport=websocket`,
         protocols: [],
       });
-      peers.push(peer);
+      h.track(peer);
       peer.socket.allowHalfOpen = true;
       expect((await peer.readFrame()).payload.toString()).toMatch(/^0\{/);
       // Pings, never the answer to the close that io.close() sends: ws alone would wait 30 s.
       const writes = writeUntilReset(peer, Buffer.from([0x89, 0x80, 0, 0, 0, 0]));
       try {
         await within(s.close(), 10_000, 'server.close()');
-        server = undefined;
         expect(await within(writes.reset, 10_000, 'the server to destroy the socket')).toMatch(/ECONNRESET|EPIPE/);
       } finally {
         writes.stop();
@@ -278,7 +257,7 @@ describe('socket.io adapter: websocket peers that keep TCP open', () => {
     async () => {
       await start();
       const observer = await join('websocket');
-      const { peer, id } = await halfOpenSocketIoPeer(server!.port);
+      const { peer, id } = await halfOpenSocketIoPeer(h.server.port);
       expect(await observer.client.receive('join')).toStrictEqual({ type: 'join', id });
       peer.sendFrame({ opcode: Opcode.close, payload: closePayload(1000) });
       expect(await peer.readClose()).toMatchObject({ code: 1000, frame: true });

@@ -3,9 +3,9 @@ import {
   acceptKeyFor,
   closePayload,
   encodeFrame,
+  eventually,
   Opcode,
   RawPeer,
-  until,
   upgradeRequestText,
   within,
 } from '@socketlab/conformance';
@@ -158,7 +158,7 @@ describe('websocket adapter', () => {
       });
     }
     // An unhandled socket error would have failed this test run; the server also still serves.
-    await until(() => server?.connectionCount === 0, 10_000, 'every reset connection to leave');
+    await eventually(() => server?.connectionCount === 0, 10_000, 'every reset connection to leave');
     const client = await connect(server.url);
     expect(await client.receive('welcome')).toMatchObject({ type: 'welcome' });
     client.terminate();
