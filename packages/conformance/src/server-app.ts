@@ -87,7 +87,13 @@ export function describeServerApp(appDir: string, adapter: Adapter): void {
         const quiet = await start();
         const a = await connect(quiet.url);
         await a.receive('welcome');
+        a.send({ type: 'echo', payload: 'quiet?' });
+        await a.receive('echo');
         a.terminate();
+        // Read only after the quiet app has exited: then everything it had to say is on stderr,
+        // the connection's end and the shutdown included.
+        expect(await within(quiet.stop('SIGTERM'), 15_000, 'the quiet app to exit')).toBe(0);
+        expect(quiet.stderr()).toBe('');
         const loud = await start(['--verbose']);
         const b = await connect(loud.url);
         await b.receive('welcome');
@@ -105,7 +111,6 @@ export function describeServerApp(appDir: string, adapter: Adapter): void {
           .split('\n')
           .find((l) => l.includes('connection joined'));
         expect(JSON.parse(line ?? '')).toMatchObject({ name, msg: 'connection joined' });
-        expect(quiet.stderr()).toBe('');
       },
       BOOT,
     );
