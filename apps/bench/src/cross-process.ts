@@ -19,6 +19,7 @@ import * as hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
 import { CONTENDERS, SERVER_FLAGS } from './contenders.js';
 import { formatNumber } from './metrics.js';
+import { svgGroupedChart } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -164,7 +165,19 @@ const table = [
   ),
 ].join('\n');
 mkdirSync(values.out, { recursive: true });
-writeFileSync(join(values.out, 'cross-process.md'), `${table}\n`);
+writeFileSync(
+  join(values.out, 'cross-process.md'),
+  `${table}\n\n![cross-process broadcast latency](cross-process.svg)\n`,
+);
+writeFileSync(
+  join(values.out, 'cross-process.svg'),
+  svgGroupedChart(
+    'cross-process broadcast: until every receiver has it (ms)',
+    `lower is better · ${broadcasts} broadcasts · two processes of each server on one Redis · ${date.slice(0, 10)}`,
+    ['local p50', 'through Redis p50', 'local p99', 'through Redis p99'],
+    rows.map((r) => ({ label: r.contender, values: [r.localP50Ms, r.remoteP50Ms, r.localP99Ms, r.remoteP99Ms] })),
+  ),
+);
 writeFileSync(
   join(values.out, 'cross-process.json'),
   `${JSON.stringify({ date, receivers, broadcasts, rows }, null, 2)}\n`,

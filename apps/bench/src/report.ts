@@ -204,6 +204,56 @@ export function markdown(result: BenchResult): string {
 
 const COLORS: Record<string, string> = { floor: '#9e9e9e', ws: '#1f77b4' };
 
+export interface BarGroup {
+  /** The group's name (a contender). */
+  label: string;
+  /** One value per series, in the series' order. */
+  values: number[];
+}
+
+/**
+ * A horizontal bar chart in groups: one group per contender, one bar per series (e.g. local
+ * and through-Redis latency), each series its own colour with a legend.
+ */
+export function svgGroupedChart(title: string, subtitle: string, series: string[], groups: BarGroup[]): string {
+  const palette = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd'];
+  const width = 760;
+  const left = 150;
+  const right = 110;
+  const barHeight = 16;
+  const top = 62;
+  const groupHeight = series.length * (barHeight + 3) + 12;
+  const height = top + groups.length * groupHeight + 10;
+  const maxValue = Math.max(...groups.flatMap((g) => g.values), 1e-9);
+  const x = (value: number) => left + ((width - left - right) * value) / maxValue;
+  const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="13">`,
+    `<rect width="${width}" height="${height}" fill="#fff"/>`,
+    `<text x="10" y="20" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
+    `<text x="10" y="38" fill="#555">${escapeXml(subtitle)}</text>`,
+    ...series.map((name, i) => {
+      const lx = 10 + i * 170;
+      return `<rect x="${lx}" y="46" width="10" height="10" fill="${palette[i % palette.length]}"/><text x="${lx + 14}" y="55">${escapeXml(name)}</text>`;
+    }),
+  ];
+  groups.forEach((group, g) => {
+    const y0 = top + g * groupHeight;
+    parts.push(
+      `<text x="${left - 8}" y="${y0 + (series.length * (barHeight + 3)) / 2 + 4}" text-anchor="end">${escapeXml(group.label)}</text>`,
+    );
+    group.values.forEach((value, i) => {
+      const y = y0 + i * (barHeight + 3);
+      parts.push(
+        `<rect x="${left}" y="${y}" width="${Math.max(1, x(value) - left).toFixed(1)}" height="${barHeight}" fill="${palette[i % palette.length]}"/>`,
+        `<text x="${(x(value) + 6).toFixed(1)}" y="${y + barHeight - 4}">${escapeXml(formatNumber(value))}</text>`,
+      );
+    });
+  });
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}
+
 /** One horizontal bar chart: contenders as bars, the median as the bar, min–max as a whisker. */
 export function svgChart(result: BenchResult, metric: Metric): string {
   const bars = result.contenders.filter((c) => c.available && c.summary[metric.key]);
@@ -277,7 +327,7 @@ export function writeResults(result: BenchResult, outDir: string): string[] {
  * Puts the table into the README between its markers: a full run always, a quick run only
  * while the README shows no full run yet.
  */
-export function updateReadme(readmePath: string, result: BenchResult): boolean {
+export function updateReadme(readmePath: string, result: BenchResult, chartDir = 'results/'): boolean {
   if (!existsSync(readmePath)) return false;
   const text = readFileSync(readmePath, 'utf8');
   const start = text.indexOf(README_START);
@@ -287,7 +337,7 @@ export function updateReadme(readmePath: string, result: BenchResult): boolean {
   if (result.mode !== 'full' && current.includes('mode full')) return false;
   const charts = result.metrics
     .filter((m) => m.chart)
-    .map((m) => `![${m.label}](results/${chartFileName(m)})`)
+    .map((m) => `![${m.label}](${chartDir}${chartFileName(m)})`)
     .join('\n');
   const next = `${text.slice(0, start)}${README_START}\n${markdown(result)}\n${charts}\n${text.slice(end)}`;
   writeFileSync(readmePath, next);

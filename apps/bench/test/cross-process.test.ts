@@ -43,5 +43,9 @@ await describeWithRedis('cross-process broadcast latency, smoke size', () => {
       }
     }
     expect(readFileSync(join(outDir, 'cross-process.md'), 'utf8')).toMatch(/^\| ws \|.*\n\| net \|/m);
+    const svg = readFileSync(join(outDir, 'cross-process.svg'), 'utf8');
+    expect(svg).toMatch(/^<svg [^>]*>[\s\S]*<\/svg>\n$/);
+    expect(svg).toContain('>through Redis p50<');
+    expect(svg.match(/<rect x="150"/g)).toHaveLength(2 * 4);
   }, 150_000);
 });
