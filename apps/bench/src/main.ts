@@ -28,6 +28,11 @@ import { runSoak } from './soak.js';
 
 const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const started = Date.now();
+/** The READMEs whose results table a run replaces, and where their charts are from each. */
+const README_TABLES: [string, string][] = [
+  [join(benchDir, 'README.md'), 'results/'],
+  [join(benchDir, '..', '..', 'README.md'), 'apps/bench/results/'],
+];
 
 function progress(text: string): void {
   const elapsed = ((Date.now() - started) / 1000).toFixed(0).padStart(4);
@@ -139,8 +144,11 @@ async function main(): Promise<void> {
   };
   const outDir = config.outDir ?? DEFAULT_OUT;
   const written = config.soak ? writeSoak(result, outDir) : writeResults(result, outDir);
-  if (!config.outDir && !config.soak && config.mode !== 'smoke' && updateReadme(join(benchDir, 'README.md'), result)) {
-    written.push(join(benchDir, 'README.md'));
+  if (!config.outDir && !config.soak && config.mode !== 'smoke') {
+    // This app's README and the repository's show the latest run (a full one once there is one).
+    for (const [readme, chartDir] of README_TABLES) {
+      if (updateReadme(readme, result, chartDir)) written.push(readme);
+    }
   }
   process.stdout.write(config.json ? `${JSON.stringify(result, null, 2)}\n` : terminalTable(result));
   progress(`wrote ${written.join(', ')}`);
