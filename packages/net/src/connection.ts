@@ -87,8 +87,8 @@ export class Connection implements ReceiverHandlers {
   private resolveClosed: ((info: CloseInfo) => void) | undefined;
   private finishedPromise: Promise<void> | undefined;
   private resolveFinished: (() => void) | undefined;
-  /** Messages handled from the chunk being read (the socket is corked from the second on). */
-  private messagesInChunk = 0;
+  /** Messages and pings handled from the chunk being read (the socket is corked from the second on). */
+  private repliesInChunk = 0;
 
   constructor(
     readonly socket: Socket,
@@ -153,7 +153,7 @@ export class Connection implements ReceiverHandlers {
 
   /** @internal The socket's bytes (see onSocketData). */
   receive(chunk: Buffer): void {
-    this.messagesInChunk = 0;
+    this.repliesInChunk = 0;
     try {
       this.receiver.push(chunk);
     } catch (error) {
@@ -163,34 +163,38 @@ export class Connection implements ReceiverHandlers {
       this.close(CloseCode.internalError, 'internal error');
       this.terminate();
     } finally {
-      if (this.messagesInChunk > 1) this.socket.uncork();
+      if (this.repliesInChunk > 1) this.socket.uncork();
     }
   }
 
   /**
-   * Before each message's handler: the first reply of a chunk goes out at once, in one write;
-   * from a second message in the same chunk on (pipelined requests) the socket is corked, so
-   * their replies leave together in one writev at the chunk's end instead of a syscall each.
+   * Before each message's handler and each pong: the first reply of a chunk goes out at once,
+   * in one write; from a second message or ping in the same chunk on (pipelined requests) the
+   * socket is corked, so their replies leave together in one writev at the chunk's end instead
+   * of a syscall each.
    */
-  private beforeMessage(): void {
-    if (++this.messagesInChunk === 2) this.socket.cork();
+  private beforeReply(): void {
+    if (++this.repliesInChunk === 2) this.socket.cork();
   }
 
   /** @internal ReceiverHandlers */
   onText(text: string): void {
-    this.beforeMessage();
+    this.beforeReply();
     this.listener.text?.(this, text);
   }
 
   /** @internal ReceiverHandlers */
   onBinary(data: Buffer): void {
-    this.beforeMessage();
+    this.beforeReply();
     this.listener.binary?.(this, data);
   }
 
   /** @internal ReceiverHandlers */
   onPing(data: Buffer): void {
-    if (!this.closeSent && this.socket.writableLength <= this.pongBacklogLimit) this.sender.send(Opcode.pong, data);
+    if (this.closeSent || this.socket.writableLength > this.pongBacklogLimit) return;
+    // A pong is a reply too: many pings in one chunk leave in one writev, like many messages.
+    this.beforeReply();
+    this.sender.send(Opcode.pong, data);
   }
 
   /** @internal ReceiverHandlers */

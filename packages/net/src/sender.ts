@@ -156,7 +156,10 @@ export class Sender {
    * makes V8 collect more often (a 16 KiB echo cost more CPU with one than without).
    * The caller checked that nothing is queued on the socket, so the write normally goes
    * straight to the kernel; if it did not (the socket is corked, or the kernel took only
-   * part), the socket now holds the scratch, and the next frame gets a new one.
+   * part), the socket now holds the scratch, and the next frame gets a new one. A socket holds
+   * at most one scratch (192 KiB): while anything is queued on it, its frames take the other
+   * paths. That is less than what a socket whose peer stopped reading already holds in the
+   * kernel's send buffer, and it is released when that write completes.
    */
   private sendStringOnePass(opcode: number, payload: string, fin: boolean): void {
     const buffer = scratch;
