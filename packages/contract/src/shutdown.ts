@@ -25,3 +25,35 @@ export async function closeAllGracefully<C>(
   for (const conn of pending) ops.terminate(conn);
   await all;
 }
+
+/** What `shutdownWebSocketServer` needs of a server's own sockets. */
+interface Destroyable {
+  destroy(): void;
+}
+
+/**
+ * The shutdown every WebSocket adapter does, in its order: stop listening, stop the heartbeat,
+ * destroy the sockets still in their opening handshake, close every connection gracefully
+ * (`closeAllGracefully`), destroy the upgraded sockets still lingering after their closing
+ * handshake (they are no longer an http server's to close), close the http server's idle
+ * keep-alive connections, and resolve once the server has stopped.
+ */
+export async function shutdownWebSocketServer<C>(parts: {
+  server: { close(callback: () => void): unknown; closeAllConnections?(): void };
+  heartbeat?: { stop(): void };
+  handshaking: Iterable<Destroyable>;
+  connections: readonly C[];
+  close(conn: C): void;
+  terminate(conn: C): void;
+  closed(conn: C): Promise<unknown>;
+  timeoutMs: number;
+  lingering?: Iterable<Destroyable>;
+}): Promise<void> {
+  const stopped = new Promise<void>((resolve) => parts.server.close(() => resolve()));
+  parts.heartbeat?.stop();
+  for (const socket of parts.handshaking) socket.destroy();
+  await closeAllGracefully(parts.connections, parts, parts.timeoutMs);
+  for (const socket of parts.lingering ?? []) socket.destroy();
+  parts.server.closeAllConnections?.();
+  await stopped;
+}

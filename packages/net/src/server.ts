@@ -3,7 +3,6 @@ import {
   CloseCode,
   CloseReason,
   checkUpgrade,
-  closeAllGracefully,
   DEFAULTS,
   encodeServerText,
   listen,
@@ -15,6 +14,7 @@ import {
   resolveServerOptions,
   type ServerOptions,
   serverUrl,
+  shutdownWebSocketServer,
 } from '@socketlab/contract';
 import { Connection, type ConnectionListener } from './connection.js';
 import { Opcode } from './constants.js';
@@ -156,21 +156,17 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     port,
     room,
     logger,
-    shutdown: async () => {
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      heartbeat.stop();
-      for (const socket of handshaking) socket.destroy();
-      // Every upgraded connection, also one already closing after a protocol error.
-      await closeAllGracefully(
-        [...connections],
-        {
-          close: (conn) => conn.close(CloseCode.goingAway, CloseReason.shutdown),
-          terminate: (conn) => conn.terminate(),
-          closed: (conn) => conn.closed,
-        },
-        opts.shutdownTimeout,
-      );
-      await stopped;
-    },
+    shutdown: () =>
+      shutdownWebSocketServer({
+        server,
+        heartbeat,
+        handshaking,
+        // Every upgraded connection, also one already closing after a protocol error.
+        connections: [...connections],
+        close: (conn) => conn.close(CloseCode.goingAway, CloseReason.shutdown),
+        terminate: (conn) => conn.terminate(),
+        closed: (conn) => conn.closed,
+        timeoutMs: opts.shutdownTimeout,
+      }),
   });
 }

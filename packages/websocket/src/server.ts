@@ -3,7 +3,6 @@ import type { Socket } from 'node:net';
 import {
   CloseCode,
   CloseReason,
-  closeAllGracefully,
   DEFAULTS,
   encodeServerText,
   guardHttpServer,
@@ -16,6 +15,7 @@ import {
   resolveServerOptions,
   type ServerOptions,
   serverUrl,
+  shutdownWebSocketServer,
 } from '@socketlab/contract';
 import websocket from 'websocket';
 import {
@@ -144,24 +144,18 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     port,
     room,
     logger,
-    shutdown: async () => {
-      const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      for (const socket of handshaking) socket.destroy();
-      // Not library.shutDown(): it closes with 1000 instead of 1001, never terminates a
-      // peer that does not answer, and gives no way to learn when it is done.
-      await closeAllGracefully(
-        room.connections(),
-        {
-          close: (connection) => connection.close(CloseCode.goingAway, CloseReason.shutdown),
-          terminate: (connection) => connection.drop(CloseCode.goingAway, CloseReason.shutdown, true),
-          closed: (connection) => closedConnections.get(connection) ?? Promise.resolve(),
-        },
-        opts.shutdownTimeout,
-      );
-      // Upgraded sockets are no longer the http server's: end the lingering ones ourselves.
-      for (const socket of lingering) socket.destroy();
-      httpServer.closeAllConnections();
-      await stopped;
-    },
+    // Not library.shutDown(): it closes with 1000 instead of 1001, never terminates a peer
+    // that does not answer, and gives no way to learn when it is done.
+    shutdown: () =>
+      shutdownWebSocketServer({
+        server: httpServer,
+        handshaking,
+        connections: room.connections(),
+        close: (connection) => connection.close(CloseCode.goingAway, CloseReason.shutdown),
+        terminate: (connection) => connection.drop(CloseCode.goingAway, CloseReason.shutdown, true),
+        closed: (connection) => closedConnections.get(connection) ?? Promise.resolve(),
+        timeoutMs: opts.shutdownTimeout,
+        lingering,
+      }),
   });
 }

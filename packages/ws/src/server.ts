@@ -4,7 +4,6 @@ import {
   CLOSE_LINGER,
   CloseCode,
   CloseReason,
-  closeAllGracefully,
   DEFAULTS,
   encodeServerText,
   guardHttpServer,
@@ -17,6 +16,7 @@ import {
   type ServerOptions,
   SUBPROTOCOL,
   serverUrl,
+  shutdownWebSocketServer,
 } from '@socketlab/contract';
 import { WebSocket, WebSocketServer } from 'ws';
 
@@ -107,27 +107,21 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     port,
     room,
     logger,
-    shutdown: async () => {
-      const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      heartbeat.stop();
-      for (const socket of handshaking) socket.destroy();
-      await closeAllGracefully(
-        room.connections(),
-        {
-          close: (ws) => ws.close(CloseCode.goingAway, CloseReason.shutdown),
-          terminate: (ws) => ws.terminate(),
-          closed: (ws) =>
-            new Promise((resolve) =>
-              ws.readyState === WebSocket.CLOSED ? resolve(undefined) : ws.once('close', resolve),
-            ),
-        },
-        opts.shutdownTimeout,
-      );
-      // Upgraded sockets are no longer the http server's; those still lingering after their
-      // closing handshake go now.
-      for (const socket of upgraded) socket.destroy();
-      httpServer.closeAllConnections();
-      await stopped;
-    },
+    shutdown: () =>
+      shutdownWebSocketServer({
+        server: httpServer,
+        heartbeat,
+        handshaking,
+        connections: room.connections(),
+        close: (ws) => ws.close(CloseCode.goingAway, CloseReason.shutdown),
+        terminate: (ws) => ws.terminate(),
+        closed: (ws) =>
+          new Promise((resolve) =>
+            ws.readyState === WebSocket.CLOSED ? resolve(undefined) : ws.once('close', resolve),
+          ),
+        timeoutMs: opts.shutdownTimeout,
+        // Upgraded sockets still lingering after their closing handshake.
+        lingering: upgraded,
+      }),
   });
 }
