@@ -204,6 +204,20 @@ export function markdown(result: BenchResult): string {
 
 const COLORS: Record<string, string> = { floor: '#9e9e9e', ws: '#1f77b4' };
 
+function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+}
+
+/** The opening of every chart: the svg element, a white background, the title and the subtitle. */
+function svgHead(width: number, height: number, title: string, subtitle: string): string[] {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="13">`,
+    `<rect width="${width}" height="${height}" fill="#fff"/>`,
+    `<text x="10" y="20" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
+    `<text x="10" y="38" fill="#555">${escapeXml(subtitle)}</text>`,
+  ];
+}
+
 export interface BarGroup {
   /** The group's name (a contender). */
   label: string;
@@ -226,12 +240,8 @@ export function svgGroupedChart(title: string, subtitle: string, series: string[
   const height = top + groups.length * groupHeight + 10;
   const maxValue = Math.max(...groups.flatMap((g) => g.values), 1e-9);
   const x = (value: number) => left + ((width - left - right) * value) / maxValue;
-  const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="13">`,
-    `<rect width="${width}" height="${height}" fill="#fff"/>`,
-    `<text x="10" y="20" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
-    `<text x="10" y="38" fill="#555">${escapeXml(subtitle)}</text>`,
+    ...svgHead(width, height, title, subtitle),
     ...series.map((name, i) => {
       const lx = 10 + i * 170;
       return `<rect x="${lx}" y="46" width="10" height="10" fill="${palette[i % palette.length]}"/><text x="${lx + 14}" y="55">${escapeXml(name)}</text>`;
@@ -267,13 +277,12 @@ export function svgChart(result: BenchResult, metric: Metric): string {
   const height = top + bars.length * (barHeight + gap) + 20;
   const maxValue = Math.max(...bars.map((c) => c.summary[metric.key]!.max * scale), 1e-9);
   const x = (value: number) => left + ((width - left - right) * value) / maxValue;
-  const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="13">`,
-    `<rect width="${width}" height="${height}" fill="#fff"/>`,
-    `<text x="10" y="20" font-size="15" font-weight="bold">${escapeXml(metric.label)} (${escapeXml(metric.unit)})</text>`,
-    `<text x="10" y="38" fill="#555">${metric.better} is better · median of ${result.config.rounds} round(s), whisker min–max · ratio to ${result.baseline} · ${escapeXml(result.date.slice(0, 10))}, mode ${result.mode}</text>`,
-  ];
+  const parts = svgHead(
+    width,
+    height,
+    `${metric.label} (${metric.unit})`,
+    `${metric.better} is better · median of ${result.config.rounds} round(s), whisker min–max · ratio to ${result.baseline} · ${result.date.slice(0, 10)}, mode ${result.mode}`,
+  );
   bars.forEach((contender, index) => {
     const summary = contender.summary[metric.key]!;
     const y = top + index * (barHeight + gap);
