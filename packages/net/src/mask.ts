@@ -4,7 +4,7 @@ import { endianness } from 'node:os';
  * RFC 6455 section 5.3: every byte of a client's payload is XORed with the 4-byte mask
  * key, byte i with key[i % 4]. Three tiers, by length:
  *
- * - a few bytes: the byte loop;
+ * - under WORD_THRESHOLD (160 bytes, the contract's small frames): the byte loop, four bytes a turn;
  * - up to SIMD_THRESHOLD: 32-bit words over the aligned middle (a quarter of the iterations);
  * - longer: 64 bytes a turn (four 16-byte SIMD lanes) in WebAssembly, in 16 KiB blocks
  *   through its memory (copy in, XOR, copy out: the copies are native memcpy, and the
@@ -16,8 +16,8 @@ import { endianness } from 'node:os';
  */
 
 const LITTLE_ENDIAN = endianness() === 'LE';
-/** Below this many bytes the word view costs more than it saves. */
-const WORD_THRESHOLD = 32;
+/** Below this many bytes the word view costs more than it saves (the unrolled byte loop wins). */
+const WORD_THRESHOLD = 160;
 /** From this many bytes the copy into WebAssembly memory pays for itself. */
 const SIMD_THRESHOLD = 1024;
 /** Long ranges go through in blocks this size: small enough to stay in cache between the copies. */
@@ -175,10 +175,22 @@ export function mask(buf: Buffer, key: MaskKey, start: number, end: number, phas
     for (let w = 0; w < words; w++) view[w] = (view[w] as number) ^ word;
     i += words << 2;
   }
-  for (; i < end; i++) {
-    buf[i] = (buf[i] as number) ^ keyByte(key, p);
-    p = (p + 1) & 3;
+  // Short ranges and the tail of long ones: four bytes a turn, the key bytes in phase order
+  // (for the contract's small frames this beats making a word view: about 65 against 100 ns
+  // for 90 bytes).
+  const k0 = keyByte(key, p);
+  const k1 = keyByte(key, (p + 1) & 3);
+  const k2 = keyByte(key, (p + 2) & 3);
+  const k3 = keyByte(key, (p + 3) & 3);
+  for (; i + 3 < end; i += 4) {
+    buf[i] = (buf[i] as number) ^ k0;
+    buf[i + 1] = (buf[i + 1] as number) ^ k1;
+    buf[i + 2] = (buf[i + 2] as number) ^ k2;
+    buf[i + 3] = (buf[i + 3] as number) ^ k3;
   }
+  if (i < end) buf[i] = (buf[i] as number) ^ k0;
+  if (i + 1 < end) buf[i + 1] = (buf[i + 1] as number) ^ k1;
+  if (i + 2 < end) buf[i + 2] = (buf[i + 2] as number) ^ k2;
 }
 
 /**
