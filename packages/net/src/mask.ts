@@ -204,17 +204,16 @@ export function copyMasked(
   end: number,
   dst: Buffer,
   at: number,
-  key: Uint8Array | MaskKey,
+  key: MaskKey,
   phase = 0,
 ): void {
-  const k = typeof key === 'number' ? key : maskKeyOf(key);
   const length = end - start;
   if (simd === undefined || length < SIMD_THRESHOLD) {
     src.copy(dst, at, start, end);
-    mask(dst, k, at, at + length, phase);
+    mask(dst, key, at, at + length, phase);
     return;
   }
-  const word = littleEndianWord(k, phase);
+  const word = littleEndianWord(key, phase);
   const { heap, xor } = simd;
   const steps = length - (length % SIMD_STEP);
   let done = 0;
@@ -226,7 +225,7 @@ export function copyMasked(
     done += n;
   }
   src.copy(dst, at + done, start + done, end);
-  mask(dst, k, at + done, at + length, phase + done);
+  mask(dst, key, at + done, at + length, phase + done);
 }
 
 /** Whether the WebAssembly SIMD path is in use (the benchmark reports it). */
