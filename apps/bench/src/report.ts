@@ -21,9 +21,13 @@ export interface Goal {
   detail: string;
 }
 
+/** One contender's soak; every count is that contender's traffic only. */
 export interface SoakReport {
   contender: string;
   clients: number;
+  /** Each client sends one numbered echo this often. */
+  echoIntervalMs: number;
+  /** How long the echo traffic ran: from the first soakStart sent to the last soakStop answered. */
   seconds: number;
   echoesSent: number;
   echoesReceived: number;
@@ -37,6 +41,8 @@ export interface SoakReport {
   rssSamples: number[];
   rssGrowth: number;
   memoryFlat: boolean;
+  /** Replies the test hook (INJECT_LOSS_ENV in soak.ts) discarded on purpose; absent in a real run. */
+  injectedLoss?: number;
   passed: boolean;
 }
 
@@ -138,7 +144,9 @@ function cell(summary: Summary | undefined, metric: Metric, withRange: boolean):
 
 function header(result: BenchResult): string {
   const m = result.machine;
-  return `${result.date} · ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB · Node ${m.node} · ${m.kernel} · mode ${result.mode}, ${result.config.rounds} round(s), ${Math.round(result.seconds)} s`;
+  // A soak has no rounds: each contender soaks once.
+  const rounds = result.soak ? '' : `, ${result.config.rounds} round(s)`;
+  return `${result.date} · ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB · Node ${m.node} · ${m.kernel} · mode ${result.mode}${rounds}, ${Math.round(result.seconds)} s`;
 }
 
 /** The terminal table: one row per metric, one column per contender; median and ratio to ws. */
@@ -152,20 +160,48 @@ export function terminalTable(result: BenchResult): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     cells.map((text, i) => (i === 0 ? text.padEnd(widths[i]!) : text.padStart(widths[i]!))).join('  ');
-  const out = [header(result), '', line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+  // Only what the run measured: a soak has no metric table and no goals.
+  const out = [header(result)];
+  if (rows.length) out.push('', line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line));
   const missing = columns.filter((c) => !c.available);
   if (missing.length) out.push('', `not available (app not in the tree): ${missing.map((c) => c.name).join(', ')}`);
-  out.push('', 'goals (net adapter):');
-  for (const goal of result.goals) out.push(`  [${goal.status}] ${goal.text}: ${goal.detail}`);
-  for (const soak of result.soak ?? []) out.push(soakLine(soak));
+  if (result.goals.length) {
+    out.push('', 'goals (net adapter):');
+    for (const goal of result.goals) out.push(`  [${goal.status}] ${goal.text}: ${goal.detail}`);
+  }
+  if (result.soak?.length) out.push('', ...result.soak.map(soakLine));
   return `${out.join('\n')}\n`;
 }
 
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+
 function soakLine(soak: SoakReport): string {
-  return `soak ${soak.contender}: ${soak.passed ? 'PASSED' : 'FAILED'} · ${soak.clients} clients, ${Math.round(soak.seconds)} s · echoes ${soak.echoesReceived}/${soak.echoesSent}, lost ${soak.lost}, duplicated ${soak.duplicated}, out of order ${soak.outOfOrder} · broadcast deliveries ${soak.broadcastDeliveries}/${soak.broadcastDeliveriesExpected} · RSS after GC ${soak.rssSamples.map((b) => `${(b / 2 ** 20).toFixed(1)}`).join(' → ')} MiB (${(soak.rssGrowth * 100).toFixed(1)}%, ${soak.memoryFlat ? 'flat' : 'NOT flat'})`;
+  const injected = soak.injectedLoss ? ` (${soak.injectedLoss} dropped on purpose by the test hook)` : '';
+  return `soak ${soak.contender}: ${soak.passed ? 'PASSED' : 'FAILED'} · ${soak.clients} clients, an echo each every ${soak.echoIntervalMs} ms, ${Math.round(soak.seconds)} s · echoes ${soak.echoesReceived}/${soak.echoesSent}, lost ${soak.lost}${injected}, duplicated ${soak.duplicated}, out of order ${soak.outOfOrder} · broadcast deliveries ${soak.broadcastDeliveries}/${soak.broadcastDeliveriesExpected} · RSS after GC ${soak.rssSamples.map(mib).join(' → ')} MiB (${(soak.rssGrowth * 100).toFixed(1)}%, ${soak.memoryFlat ? 'flat' : 'NOT flat'})`;
+}
+
+/** The soak as Markdown: one row per contender, each counting its own traffic only. */
+function soakMarkdown(result: BenchResult, soaks: SoakReport[]): string[] {
+  return [
+    `**${header(result)}**`,
+    '',
+    `Each row is one contender on a fresh server and counts its own traffic only: its clients each send a numbered echo every interval, one of them broadcasts every ${result.config.soakBroadcastIntervalMs} ms; every echo must come back once and in order, every broadcast reach every client once, and the RSS after a forced GC stay flat.`,
+    '',
+    '| contender | result | clients | echo every | seconds | echoes sent | received | lost | duplicated | out of order | broadcast deliveries | RSS after GC, first → last (MiB) |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...soaks.map(
+      (s) =>
+        `| ${s.contender} | ${s.passed ? 'passed' : 'FAILED'} | ${s.clients} | ${s.echoIntervalMs} ms | ${s.seconds.toFixed(1)} | ${s.echoesSent} | ${s.echoesReceived} | ${s.lost}${s.injectedLoss ? ` (${s.injectedLoss} by the test hook)` : ''} | ${s.duplicated} | ${s.outOfOrder} | ${s.broadcastDeliveries}/${s.broadcastDeliveriesExpected} | ${mib(s.rssSamples[0] ?? 0)} → ${mib(s.rssSamples.at(-1) ?? 0)} (${(s.rssGrowth * 100).toFixed(1)} %, ${s.memoryFlat ? 'flat' : 'NOT flat'}) |`,
+    ),
+    '',
+    ...result.contenders.map(
+      (c) => `- **${c.name}**: ${c.description}${c.available ? '' : ' — not available (app not in the tree)'}`,
+    ),
+  ];
 }
 
 export function markdown(result: BenchResult): string {
+  if (result.soak) return `${soakMarkdown(result, result.soak).join('\n')}\n`;
   const columns = result.contenders;
   const out = [
     `**${header(result)}**`,
@@ -198,7 +234,6 @@ export function markdown(result: BenchResult): string {
       `Every broadcast was delivered exactly once to every client, in every round (${deliveries.median} deliveries per round per contender, checked).`,
     );
   }
-  if (result.soak?.length) out.push('', '### Soak', '', ...result.soak.map((s) => `- ${soakLine(s)}`));
   return `${out.join('\n')}\n`;
 }
 

@@ -13,6 +13,24 @@ const FLAT_SLACK_BYTES = 8 * 2 ** 20;
 const SAMPLES = 10;
 
 /**
+ * Test hook, for the bench's own test only: `<contender>:<count>` makes the load generator
+ * discard the first <count> soak echo replies of that contender as if they never arrived, so
+ * the test can check that a loss is reported against that contender and no other. It is no
+ * flag and not in the usage text; a soak it touched says so on stderr and in its report
+ * (`injectedLoss`), so such a run can never pass for a real one.
+ */
+export const INJECT_LOSS_ENV = 'SOCKETLAB_BENCH_TEST_DROP_SOAK_REPLIES';
+
+/** The replies the test hook drops for this contender (0 when the variable is unset or names another). */
+export function injectedReplyLoss(contender: string, env: NodeJS.ProcessEnv = process.env): number {
+  const value = env[INJECT_LOSS_ENV];
+  if (value === undefined || value === '') return 0;
+  const match = /^([^:]+):(\d+)$/.exec(value);
+  if (!match) throw new Error(`${INJECT_LOSS_ENV} must be <contender>:<count>, got "${value}"`);
+  return match[1] === contender ? Number(match[2]) : 0;
+}
+
+/**
  * Thousands of clients echo (one numbered echo each per interval) and one broadcasts
  * periodically, for the soak duration. Every echo must come back exactly once and in
  * order, every broadcast reach every client exactly once, and the server's RSS after a
@@ -46,7 +64,20 @@ export async function runSoak(
     );
     await pool.all({ op: 'sync' }, config.phaseTimeoutMs);
     await pool.all({ op: 'expectBroadcasts' });
-    await pool.all({ op: 'soakStart', intervalMs: config.soakEchoIntervalMs });
+    const injectedLoss = injectedReplyLoss(contender.name);
+    if (injectedLoss > 0)
+      progress(`soak: ${INJECT_LOSS_ENV}: dropping the first ${injectedLoss} echo replies (test hook)`);
+    // The echo traffic runs from before soakStart until soakStop has answered: `seconds` spans it.
+    const echoStarted = Date.now();
+    await Promise.all(
+      pool.processes.map((process, index) =>
+        process.request({
+          op: 'soakStart',
+          intervalMs: config.soakEchoIntervalMs,
+          dropReplies: index === 0 ? injectedLoss : 0,
+        }),
+      ),
+    );
     const started = Date.now();
     let broadcastsSent = 0;
     let broadcasting = Promise.resolve();
@@ -69,8 +100,8 @@ export async function runSoak(
       clearInterval(broadcastTimer);
       await broadcasting;
     }
-    const seconds = (Date.now() - started) / 1000;
     await pool.all({ op: 'soakStop' });
+    const seconds = (Date.now() - echoStarted) / 1000;
     // Every echo and broadcast sent has come back once each client's own sync echo has.
     await pool.all({ op: 'sync' }, config.phaseTimeoutMs);
     const soaks = await pool.all<SoakResult>({ op: 'soakResult' });
@@ -80,6 +111,7 @@ export async function runSoak(
     const echoesReceived = sum(soaks.map((s) => s.received));
     const duplicated = sum(soaks.map((s) => s.duplicated));
     const outOfOrder = sum(soaks.map((s) => s.outOfOrder));
+    const dropped = sum(soaks.map((s) => s.dropped));
     const broadcastDeliveries = sum(deliveries.map((d) => d.total));
     const broadcastDeliveriesExpected = broadcastsSent * config.soakClients;
     const everyClientExact = deliveries.every(
@@ -93,6 +125,7 @@ export async function runSoak(
     return {
       contender: contender.name,
       clients: config.soakClients,
+      echoIntervalMs: config.soakEchoIntervalMs,
       seconds,
       echoesSent,
       echoesReceived,
@@ -105,6 +138,7 @@ export async function runSoak(
       rssSamples,
       rssGrowth,
       memoryFlat,
+      ...(injectedLoss > 0 ? { injectedLoss: dropped } : {}),
       passed:
         lost === 0 &&
         duplicated === 0 &&

@@ -23,10 +23,15 @@ export type LoadRequest =
   | { op: 'sendBroadcasts'; seq: number; count: number; padBytes: number }
   /** How many broadcasts each client received since expectBroadcasts. */
   | { op: 'broadcastCounts' }
-  /** Soak: every client sends a numbered echo every `intervalMs`. */
-  | { op: 'soakStart'; intervalMs: number }
-  /** Stop the soak timers (replies still in flight arrive later: `sync`, then `soakResult`). */
+  /**
+   * Soak: a new run (every counter at 0) in which every client sends a numbered echo every
+   * `intervalMs`. `dropReplies`: the test hook of ../soak.ts (injectedReplyLoss), the first
+   * this many soak replies are discarded as if they never arrived.
+   */
+  | { op: 'soakStart'; intervalMs: number; dropReplies?: number }
+  /** Send what is due, then stop the soak timers (replies still in flight arrive later: `sync`, then `soakResult`). */
   | { op: 'soakStop' }
+  /** The counters of the latest run (the one soakStart began), not of any before it. */
   | { op: 'soakResult' }
   | { op: 'closeAll' };
 
@@ -60,7 +65,10 @@ export interface SoakResult {
   sent: number;
   received: number;
   duplicated: number;
+  /** Replies that arrived after a later-numbered one from the same client. */
   outOfOrder: number;
+  /** Replies the test hook discarded (not counted as received): 0 in any real run. */
+  dropped: number;
 }
 
 /** Unsolicited: every client of this process has broadcast `seq`; `lastNs` is the last arrival. */

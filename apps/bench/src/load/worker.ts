@@ -38,9 +38,21 @@ let received: number[] = [];
 const pendingBySeq = new Map<number, { count: number; lastNs: number }>();
 let recipients: number[] = [];
 
-// Soak
-let soakTimers: NodeJS.Timeout[] = [];
-const soak = { sent: 0, received: 0, duplicated: 0, outOfOrder: 0 };
+/**
+ * One contender's soak: its counters, its timers, and the replies still to drop. A new one
+ * per soakStart, so no figure carries over from the contender before; the clients' reply
+ * handlers hold the run they were set up for, so a late reply can never count for another.
+ */
+interface SoakRun {
+  result: SoakResult;
+  timers: NodeJS.Timeout[];
+  running: boolean;
+  /** Test hook (see injectedReplyLoss in ../soak.ts): soak replies still to discard as if never arrived. */
+  dropsLeft: number;
+  /** Sends every echo that is due, for every client (the end of the run calls it once more). */
+  flush: (() => void)[];
+}
+let soak: SoakRun | undefined;
 
 function totalWireBytes(): number {
   let total = 0;
@@ -217,40 +229,76 @@ function broadcastCounts(): BroadcastCountsResult {
   };
 }
 
-function soakStart(intervalMs: number): void {
-  for (const client of clients) {
-    let nextSeq = 0;
+function soakStart(intervalMs: number, dropReplies: number): void {
+  if (soak?.running) throw new Error('a soak is already running');
+  const run: SoakRun = {
+    result: { sent: 0, received: 0, duplicated: 0, outOfOrder: 0, dropped: 0 },
+    timers: [],
+    running: true,
+    dropsLeft: dropReplies,
+    flush: [],
+  };
+  soak = run;
+  const started = performance.now();
+  clients.forEach((client, index) => {
     let expected = 0;
     const seen = new Set<number>();
     client.handlers.echo = (payload) => {
       const seq = (payload as { soak?: unknown } | null)?.soak;
       if (typeof seq !== 'number') return;
+      if (run.dropsLeft > 0) {
+        run.dropsLeft--;
+        run.result.dropped++;
+        return;
+      }
       if (seen.has(seq)) {
-        soak.duplicated++;
+        run.result.duplicated++;
         return;
       }
       seen.add(seq);
-      soak.received++;
-      if (seq !== expected) soak.outOfOrder++;
-      expected = seq + 1;
+      run.result.received++;
+      // Arrived after a later one. A gap (seq above expected) is not counted here: that is a
+      // loss, counted once as sent minus received, or a reordering, counted when the late one comes.
+      if (seq < expected) run.result.outOfOrder++;
+      expected = Math.max(expected, seq + 1);
       // Only the recent window matters for duplicates; keep memory flat on our side too.
       if (seen.size > 64) seen.delete(seq - 64);
     };
-    // Spread the clients over the interval so the load is steady, not pulsed.
-    const start = setTimeout(() => {
-      const timer = setInterval(() => {
-        soak.sent++;
+    // Echo n is due at first + n * interval, first spread over one interval so the load is
+    // steady, not pulsed. Due times are absolute: a late timer sends every echo that has come
+    // due, so the count is clients x duration / interval however busy this process is
+    // (setInterval would drift a little later every time it fires late).
+    const first = started + Math.random() * intervalMs;
+    let nextSeq = 0;
+    const sendDue = (): void => {
+      const now = performance.now();
+      while (first + nextSeq * intervalMs <= now) {
+        run.result.sent++;
         client.echo({ soak: nextSeq++ });
-      }, intervalMs);
-      soakTimers.push(timer);
-    }, Math.random() * intervalMs);
-    soakTimers.push(start);
-  }
+      }
+    };
+    const tick = (): void => {
+      if (!run.running) return;
+      sendDue();
+      run.timers[index] = setTimeout(tick, first + nextSeq * intervalMs - performance.now());
+    };
+    run.flush.push(sendDue);
+    run.timers[index] = setTimeout(tick, first - started);
+  });
 }
 
 function soakStop(): void {
-  for (const timer of soakTimers) clearTimeout(timer);
-  soakTimers = [];
+  if (!soak?.running) throw new Error('no soak is running');
+  // Whatever came due up to now is sent, so no echo of the duration is left out because this
+  // process was busy when the stop arrived.
+  for (const sendDue of soak.flush) sendDue();
+  soak.running = false;
+  for (const timer of soak.timers) clearTimeout(timer);
+}
+
+function soakResult(): SoakResult {
+  if (!soak) throw new Error('no soak has run');
+  return { ...soak.result };
 }
 
 async function closeAll(): Promise<void> {
@@ -287,13 +335,13 @@ async function handle(request: LoadRequest): Promise<unknown> {
     case 'broadcastCounts':
       return broadcastCounts();
     case 'soakStart':
-      soakStart(request.intervalMs);
+      soakStart(request.intervalMs, request.dropReplies ?? 0);
       return null;
     case 'soakStop':
       soakStop();
       return null;
     case 'soakResult':
-      return { ...soak } satisfies SoakResult;
+      return soakResult();
     case 'closeAll':
       await closeAll();
       return null;
