@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BenchResult } from '../src/report.js';
 import { chartFileName } from '../src/report.js';
+import { INJECT_LOSS_ENV } from '../src/soak.js';
 
 const benchDir = dirname(dirname(fileURLToPath(import.meta.url)));
 const outDir = mkdtempSync(join(tmpdir(), 'socketlab-bench-'));
@@ -71,17 +72,85 @@ describe('pnpm bench, smoke size, end to end', () => {
     }
   }, 240_000);
 
-  it('soak mode: no echo or broadcast lost, duplicated or reordered', () => {
-    const { result } = runBench(['--soak', '--contenders', 'floor']);
-    const [soak] = result.soak ?? [];
-    expect(soak).toBeDefined();
-    expect(soak!.echoesSent).toBeGreaterThan(0);
-    expect(soak!.lost).toBe(0);
-    expect(soak!.duplicated).toBe(0);
-    expect(soak!.outOfOrder).toBe(0);
-    expect(soak!.broadcastsSent).toBeGreaterThan(0);
-    expect(soak!.broadcastDeliveries).toBe(soak!.broadcastDeliveriesExpected);
-    expect(soak!.rssSamples.length).toBeGreaterThan(0);
-    expect(existsSync(join(outDir, 'soak.json'))).toBe(true);
+  it('soak mode, as a user runs it: each contender counts its own echoes, and a loss in the first is reported against it alone', () => {
+    const soakOut = mkdtempSync(join(tmpdir(), 'socketlab-soak-'));
+    try {
+      const clients = 10;
+      const durationMs = 2000;
+      // `pnpm bench -- --soak` in a fresh process, from the repository root, as the README shows
+      // it; the test hook makes the load generator discard floor's first 3 echo replies as if
+      // they never arrived (INJECT_LOSS_ENV in src/soak.ts).
+      const args = ['--soak', '--smoke', '--contenders', 'floor,ws', '--clients', `${clients}`];
+      const { status, stdout, stderr } = spawnSync(
+        'pnpm',
+        ['--filter', 'bench', 'bench', '--', ...args, '--duration', `${durationMs / 1000}s`, '--out', soakOut],
+        {
+          cwd: join(benchDir, '..', '..'),
+          encoding: 'utf8',
+          timeout: 240_000,
+          env: { ...process.env, [INJECT_LOSS_ENV]: 'floor:3' },
+        },
+      );
+      const json = JSON.parse(readFileSync(join(soakOut, 'soak.json'), 'utf8')) as BenchResult;
+      const md = readFileSync(join(soakOut, 'soak.md'), 'utf8');
+      // floor failed (3 lost on purpose), so the run fails.
+      expect(status, stderr).toBe(1);
+      expect(stderr).toContain(`floor: soak: ${INJECT_LOSS_ENV}: dropping the first 3 echo replies`);
+      expect(json.config).toMatchObject({ soakClients: clients, soakMs: durationMs, soakEchoIntervalMs: 100 });
+      const soaks = json.soak ?? [];
+      // floor runs first: under per-process counters ws would inherit its echoes and its loss.
+      expect(soaks.map((s) => s.contender)).toEqual(['floor', 'ws']);
+      const intervalMs = json.config.soakEchoIntervalMs;
+      for (const soak of soaks) {
+        // Echo n of a client is due at its start + n x interval, the start spread over the first
+        // interval, and the stop sends whatever has come due: every client sends floor(W / interval)
+        // or one more, where W (the worker's run) is at least the duration and at most `seconds`
+        // (from the first soakStart sent to the last soakStop answered; 1 ms for the clocks' grain).
+        const least = clients * Math.floor(durationMs / intervalMs);
+        const most = clients * (Math.floor((soak.seconds * 1000 + 1) / intervalMs) + 1);
+        expect(soak.echoesSent, `${soak.contender} echoes sent`).toBeGreaterThanOrEqual(least);
+        expect(soak.echoesSent, `${soak.contender} echoes sent`).toBeLessThanOrEqual(most);
+        expect(soak.echoesReceived, soak.contender).toBe(soak.echoesSent - soak.lost);
+        expect(soak.duplicated, soak.contender).toBe(0);
+        expect(soak.outOfOrder, soak.contender).toBe(0);
+        expect(soak.broadcastsSent, soak.contender).toBeGreaterThan(0);
+        expect(soak.broadcastDeliveries, soak.contender).toBe(soak.broadcastDeliveriesExpected);
+        expect(soak.rssSamples.length, soak.contender).toBeGreaterThan(0);
+      }
+      const [floor, ws] = soaks;
+      expect(floor).toMatchObject({ lost: 3, injectedLoss: 3, passed: false });
+      expect(ws).toMatchObject({ lost: 0, passed: true });
+      expect(ws!.injectedLoss).toBeUndefined();
+
+      // Only what a soak measures: its lines, no empty metric table, no empty goals heading.
+      // (pnpm's own lines come before the bench's output and, as it failed, after it.)
+      const all = stdout.split('\n');
+      const first = all.findIndex((line) => line.startsWith(json.date));
+      const after = all.indexOf(`${benchDir}:`);
+      const lines = all.slice(first, after === -1 ? undefined : after);
+      while (lines.at(-1) === '') lines.pop();
+      expect(lines[0]).toMatch(/ · mode soak, \d+ s$/);
+      expect(stdout).not.toContain('goals (net adapter)');
+      expect(stdout).not.toContain('metric (median');
+      expect(lines.slice(1)).toEqual([
+        '',
+        expect.stringMatching(
+          /^soak floor: FAILED · 10 clients, an echo each every 100 ms, \d+ s · echoes \d+\/\d+, lost 3 \(3 dropped on purpose by the test hook\), /,
+        ),
+        expect.stringMatching(
+          /^soak ws: PASSED · 10 clients, an echo each every 100 ms, \d+ s · echoes \d+\/\d+, lost 0, duplicated 0, out of order 0 · /,
+        ),
+      ]);
+      expect(md).toContain(
+        `| floor | FAILED | 10 | 100 ms | ${floor!.seconds.toFixed(1)} | ${floor!.echoesSent} | ${floor!.echoesReceived} | 3 (3 by the test hook) | 0 | 0 |`,
+      );
+      expect(md).toContain(
+        `| ws | passed | 10 | 100 ms | ${ws!.seconds.toFixed(1)} | ${ws!.echoesSent} | ${ws!.echoesReceived} | 0 | 0 | 0 |`,
+      );
+      for (const empty of ['| metric |', 'goal (net adapter)', 'Echo phases', 'Each cell', 'round(s)'])
+        expect(md).not.toContain(empty);
+    } finally {
+      rmSync(soakOut, { recursive: true, force: true });
+    }
   }, 240_000);
 });

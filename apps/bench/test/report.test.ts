@@ -12,6 +12,7 @@ import {
   svgChart,
   terminalTable,
 } from '../src/report.js';
+import { INJECT_LOSS_ENV, injectedReplyLoss } from '../src/soak.js';
 
 const config = (() => {
   const parsed = parseConfig(['--smoke']);
@@ -136,5 +137,14 @@ describe('flags', () => {
     expect(isAvailable(CONTENDERS.find((c) => c.name === 'ws')!)).toBe(true);
     expect(isAvailable(CONTENDERS.find((c) => c.name === 'floor')!)).toBe(true);
     expect(isAvailable({ ...CONTENDERS[0]!, appDir: '/nonexistent' })).toBe(false);
+  });
+});
+
+describe('the soak test hook', () => {
+  it('drops replies only for the contender it names, and rejects a malformed value', () => {
+    expect(injectedReplyLoss('floor', {})).toBe(0);
+    expect(injectedReplyLoss('floor', { [INJECT_LOSS_ENV]: 'floor:3' })).toBe(3);
+    expect(injectedReplyLoss('ws', { [INJECT_LOSS_ENV]: 'floor:3' })).toBe(0);
+    expect(() => injectedReplyLoss('floor', { [INJECT_LOSS_ENV]: '3' })).toThrow(/must be <contender>:<count>/);
   });
 });
