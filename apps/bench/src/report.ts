@@ -43,6 +43,11 @@ export interface SoakReport {
   memoryFlat: boolean;
   /** Replies the test hook (INJECT_LOSS_ENV in soak.ts) discarded on purpose; absent in a real run. */
   injectedLoss?: number;
+  /**
+   * Why the soak stopped early (a client closed, a probe did not answer); the counts are then
+   * those until the error, with replies still in flight counted as lost.
+   */
+  error?: string;
   passed: boolean;
 }
 
@@ -177,7 +182,8 @@ const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 function soakLine(soak: SoakReport): string {
   const injected = soak.injectedLoss ? ` (${soak.injectedLoss} dropped on purpose by the test hook)` : '';
-  return `soak ${soak.contender}: ${soak.passed ? 'PASSED' : 'FAILED'} · ${soak.clients} clients, an echo each every ${soak.echoIntervalMs} ms, ${Math.round(soak.seconds)} s · echoes ${soak.echoesReceived}/${soak.echoesSent}, lost ${soak.lost}${injected}, duplicated ${soak.duplicated}, out of order ${soak.outOfOrder} · broadcast deliveries ${soak.broadcastDeliveries}/${soak.broadcastDeliveriesExpected} · RSS after GC ${soak.rssSamples.map(mib).join(' → ')} MiB (${(soak.rssGrowth * 100).toFixed(1)}%, ${soak.memoryFlat ? 'flat' : 'NOT flat'})`;
+  const error = soak.error ? ` · ${soak.error} · until then (replies in flight not awaited):` : ' ·';
+  return `soak ${soak.contender}: ${soak.passed ? 'PASSED' : 'FAILED'} · ${soak.clients} clients, an echo each every ${soak.echoIntervalMs} ms, ${Math.round(soak.seconds)} s${error} echoes ${soak.echoesReceived}/${soak.echoesSent}, lost ${soak.lost}${injected}, duplicated ${soak.duplicated}, out of order ${soak.outOfOrder} · broadcast deliveries ${soak.broadcastDeliveries}/${soak.broadcastDeliveriesExpected} · RSS after GC ${soak.rssSamples.map(mib).join(' → ')} MiB (${(soak.rssGrowth * 100).toFixed(1)}%, ${soak.memoryFlat ? 'flat' : 'NOT flat'})`;
 }
 
 /** The soak as Markdown: one row per contender, each counting its own traffic only. */
@@ -191,7 +197,7 @@ function soakMarkdown(result: BenchResult, soaks: SoakReport[]): string[] {
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...soaks.map(
       (s) =>
-        `| ${s.contender} | ${s.passed ? 'passed' : 'FAILED'} | ${s.clients} | ${s.echoIntervalMs} ms | ${s.seconds.toFixed(1)} | ${s.echoesSent} | ${s.echoesReceived} | ${s.lost}${s.injectedLoss ? ` (${s.injectedLoss} by the test hook)` : ''} | ${s.duplicated} | ${s.outOfOrder} | ${s.broadcastDeliveries}/${s.broadcastDeliveriesExpected} | ${mib(s.rssSamples[0] ?? 0)} → ${mib(s.rssSamples.at(-1) ?? 0)} (${(s.rssGrowth * 100).toFixed(1)} %, ${s.memoryFlat ? 'flat' : 'NOT flat'}) |`,
+        `| ${s.contender} | ${s.passed ? 'passed' : 'FAILED'}${s.error ? `: ${s.error} (the counts are those until then)` : ''} | ${s.clients} | ${s.echoIntervalMs} ms | ${s.seconds.toFixed(1)} | ${s.echoesSent} | ${s.echoesReceived} | ${s.lost}${s.injectedLoss ? ` (${s.injectedLoss} by the test hook)` : ''} | ${s.duplicated} | ${s.outOfOrder} | ${s.broadcastDeliveries}/${s.broadcastDeliveriesExpected} | ${mib(s.rssSamples[0] ?? 0)} → ${mib(s.rssSamples.at(-1) ?? 0)} (${(s.rssGrowth * 100).toFixed(1)} %, ${s.memoryFlat ? 'flat' : 'NOT flat'}) |`,
     ),
     '',
     ...result.contenders.map(

@@ -41,7 +41,8 @@ export function injectedReplyLoss(contender: string, env: NodeJS.ProcessEnv = pr
  * Thousands of clients echo (one numbered echo each per interval) and one broadcasts
  * periodically, for the soak duration. Every echo must come back exactly once and in
  * order, every broadcast reach every client exactly once, and the server's RSS after a
- * forced GC must not grow.
+ * forced GC must not grow. An error on the way (a client that closes, a probe that does not
+ * answer) fails this contender's soak with what was counted until then; the next one still runs.
  */
 export async function runSoak(
   contender: Contender,
@@ -50,6 +51,12 @@ export async function runSoak(
   progress: Progress,
 ): Promise<SoakReport> {
   const server = await BenchServer.start(contender);
+  const injectedLoss = injectedReplyLoss(contender.name);
+  let echoStarted: number | undefined;
+  let seconds = 0;
+  let broadcastsSent = 0;
+  const rssSamples: number[] = [];
+  let failure: string | undefined;
   try {
     progress(`soak: connect ${config.soakClients} clients`);
     const joins = (config.soakClients * (config.soakClients - 1)) / 2;
@@ -77,11 +84,10 @@ export async function runSoak(
       `soak: ${config.soakClients} clients connected, every join delivered (${Math.round((Date.now() - connectStarted) / 1000)} s)`,
     );
     await pool.all({ op: 'expectBroadcasts' });
-    const injectedLoss = injectedReplyLoss(contender.name);
     if (injectedLoss > 0)
       progress(`soak: ${INJECT_LOSS_ENV}: dropping the first ${injectedLoss} echo replies (test hook)`);
     // The echo traffic runs from before soakStart until soakStop has answered: `seconds` spans it.
-    const echoStarted = Date.now();
+    echoStarted = Date.now();
     await Promise.all(
       pool.processes.map((process, index) =>
         process.request({
@@ -92,7 +98,6 @@ export async function runSoak(
       ),
     );
     const started = Date.now();
-    let broadcastsSent = 0;
     let broadcasting = Promise.resolve();
     const broadcastTimer = setInterval(() => {
       broadcasting = broadcasting.then(async () => {
@@ -100,7 +105,6 @@ export async function runSoak(
         broadcastsSent++;
       });
     }, config.soakBroadcastIntervalMs);
-    const rssSamples: number[] = [];
     try {
       for (let sample = 1; sample <= SAMPLES; sample++) {
         await sleep(started + (config.soakMs * sample) / SAMPLES - Date.now());
@@ -114,11 +118,22 @@ export async function runSoak(
       await broadcasting;
     }
     await pool.all({ op: 'soakStop' });
-    const seconds = (Date.now() - echoStarted) / 1000;
+    seconds = (Date.now() - echoStarted) / 1000;
     // Every echo and broadcast sent has come back once each client's own sync echo has.
     await pool.all({ op: 'sync' }, config.phaseTimeoutMs);
-    const soaks = await pool.all<SoakResult>({ op: 'soakResult' });
-    const deliveries = await pool.all<BroadcastCountsResult>({ op: 'broadcastCounts' });
+  } catch (error) {
+    const message = (error as Error).message;
+    // The report keeps the first line (a load process's stack or a server's stderr follow it).
+    failure = message.split('\n')[0]!.trim();
+    if (echoStarted !== undefined && seconds === 0) seconds = (Date.now() - echoStarted) / 1000;
+    progress(`soak: FAILED: ${message}`);
+  }
+  try {
+    // After a failure: what was counted until then (no soak started: nothing), replies in flight not awaited.
+    const counted = async <T>(op: 'soakResult' | 'broadcastCounts'): Promise<T[]> =>
+      echoStarted === undefined ? [] : pool.all<T>({ op }, 30_000).catch(() => []);
+    const soaks = await counted<SoakResult>('soakResult');
+    const deliveries = await counted<BroadcastCountsResult>('broadcastCounts');
     const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
     const echoesSent = sum(soaks.map((s) => s.sent));
     const echoesReceived = sum(soaks.map((s) => s.received));
@@ -152,7 +167,9 @@ export async function runSoak(
       rssGrowth,
       memoryFlat,
       ...(injectedLoss > 0 ? { injectedLoss: dropped } : {}),
+      ...(failure === undefined ? {} : { error: failure }),
       passed:
+        failure === undefined &&
         lost === 0 &&
         duplicated === 0 &&
         outOfOrder === 0 &&

@@ -8,6 +8,7 @@ import {
   checkGoals,
   machine,
   markdown,
+  type SoakReport,
   summarizeAll,
   svgChart,
   terminalTable,
@@ -146,5 +147,71 @@ describe('the soak test hook', () => {
     expect(injectedReplyLoss('floor', { [INJECT_LOSS_ENV]: 'floor:3' })).toBe(3);
     expect(injectedReplyLoss('ws', { [INJECT_LOSS_ENV]: 'floor:3' })).toBe(0);
     expect(() => injectedReplyLoss('floor', { [INJECT_LOSS_ENV]: '3' })).toThrow(/must be <contender>:<count>/);
+  });
+});
+
+describe('soak output', () => {
+  const soak = (contender: string, extra: Partial<SoakReport> = {}): SoakReport => ({
+    contender,
+    clients: 2000,
+    echoIntervalMs: 1000,
+    seconds: 60.4,
+    echoesSent: 120_800,
+    echoesReceived: 120_800,
+    lost: 0,
+    duplicated: 0,
+    outOfOrder: 0,
+    broadcastsSent: 30,
+    broadcastDeliveries: 60_000,
+    broadcastDeliveriesExpected: 60_000,
+    rssSamples: [100 * 2 ** 20, 101 * 2 ** 20],
+    rssGrowth: 0.01,
+    memoryFlat: true,
+    passed: true,
+    ...extra,
+  });
+  const result: BenchResult = {
+    date: '2026-01-01T00:00:00.000Z',
+    machine: machine(),
+    mode: 'soak',
+    seconds: 400,
+    config,
+    baseline: 'ws',
+    metrics: [],
+    contenders: [contender('ws', []), contender('socket.io-polling', [])],
+    goals: [],
+    soak: [
+      soak('ws'),
+      soak('socket.io-polling', {
+        error: 'load process 0: Error: a client closed while syncing (disconnect: transport error)',
+        echoesReceived: 120_700,
+        lost: 100,
+        passed: false,
+      }),
+    ],
+  };
+
+  it('prints the soak lines only: no metric table, no goals heading, no rounds', () => {
+    const lines = terminalTable(result).trimEnd().split('\n');
+    expect(lines[0]).toMatch(/ · mode soak, 400 s$/);
+    expect(lines.slice(1)).toEqual([
+      '',
+      expect.stringMatching(
+        /^soak ws: PASSED · 2000 clients, an echo each every 1000 ms, 60 s · echoes 120800\/120800, /,
+      ),
+      expect.stringMatching(
+        /^soak socket\.io-polling: FAILED · .* · load process 0: Error: a client closed while syncing \(disconnect: transport error\) · until then \(replies in flight not awaited\): echoes 120700\/120800, lost 100, /,
+      ),
+    ]);
+  });
+
+  it('writes one table row per contender, the error in its result cell', () => {
+    const md = markdown(result);
+    expect(md).toContain('| ws | passed | 2000 | 1000 ms | 60.4 | 120800 | 120800 | 0 | 0 | 0 | 60000/60000 |');
+    expect(md).toContain(
+      '| socket.io-polling | FAILED: load process 0: Error: a client closed while syncing (disconnect: transport error) (the counts are those until then) | 2000 |',
+    );
+    for (const absent of ['| metric |', 'goal (net adapter)', 'Echo phases', 'round(s)'])
+      expect(md).not.toContain(absent);
   });
 });

@@ -155,12 +155,27 @@ function socketIoClient(url: string, transport: 'websocket' | 'polling'): BenchC
   socket.on('broadcast', (arg: { payload: unknown }) => client.handlers.broadcast?.(arg.payload));
   socket.on('broadcastResult', (arg: { recipients: number }) => client.handlers.broadcastResult?.(arg.recipients));
   socket.on('connect_error', (error) => welcome.reject(error));
-  socket.on('disconnect', (reason) => {
-    client.closeReason = `disconnect: ${reason}`;
+  socket.on('disconnect', (reason, details) => {
+    client.closeReason = `disconnect: ${reason}${describeDisconnect(details)}`;
     welcome.reject(new Error('disconnected before welcome'));
     closed.resolve();
   });
   return client;
+}
+
+/**
+ * What socket.io-client says beyond the reason: for "transport error", engine.io's
+ * TransportError (e.g. "xhr poll error") with the HTTP status or the socket's error.
+ */
+function describeDisconnect(details: unknown): string {
+  if (!details) return '';
+  if (details instanceof Error) {
+    const { description } = details as Error & { description?: unknown };
+    const cause = description instanceof Error ? description.message : description;
+    return ` (${details.message}${cause === undefined ? '' : `: ${String(cause)}`})`;
+  }
+  const { description } = details as { description?: unknown };
+  return description === undefined ? '' : ` (${String(description)})`;
 }
 
 function tcpClient(url: string): BenchClient {

@@ -292,8 +292,12 @@ function soakStop(): void {
   // Whatever came due up to now is sent, so no echo of the duration is left out because this
   // process was busy when the stop arrived.
   for (const sendDue of soak.flush) sendDue();
-  soak.running = false;
-  for (const timer of soak.timers) clearTimeout(timer);
+  endSoak(soak);
+}
+
+function endSoak(run: SoakRun): void {
+  run.running = false;
+  for (const timer of run.timers) clearTimeout(timer);
 }
 
 function soakResult(): SoakResult {
@@ -302,6 +306,8 @@ function soakResult(): SoakResult {
 }
 
 async function closeAll(): Promise<void> {
+  // A soak that ended in an error was never stopped: its clients are going.
+  if (soak?.running) endSoak(soak);
   const all = clients.splice(0);
   for (const client of all) client.close();
   await Promise.all(all.map((client) => client.closed));
