@@ -127,6 +127,9 @@ export async function runSoak(
     failure = message.split('\n')[0]!.trim();
     if (echoStarted !== undefined && seconds === 0) seconds = (Date.now() - echoStarted) / 1000;
     progress(`soak: FAILED: ${message}`);
+    // The server's own warnings (its logs are quiet otherwise) often say what happened.
+    const serverLog = server.process.stderr().trim().split('\n').slice(-20).join('\n');
+    if (serverLog) progress(`soak: the server's last log lines:\n${serverLog}`);
   }
   try {
     // After a failure: what was counted until then (no soak started: nothing), replies in flight not awaited.
