@@ -5,6 +5,7 @@ import { useHarness } from './harness.js';
 import { originAllowlist, subprotocol } from './sections/handshake.js';
 import { heartbeat, maxMessageSize, shutdown, slowConsumer } from './sections/limits.js';
 import { badRequests, binaryMessages, broadcast, concurrency, echo, ordering, presence } from './sections/messages.js';
+import { busDelivery } from './sections/scale-out.js';
 import { framesOnTheWire } from './wire/frames.js';
 import { handshakeOnTheWire } from './wire/handshake.js';
 
@@ -20,8 +21,8 @@ export interface ConformanceOptions {
 }
 
 /**
- * Declares every clause of CONTRACT.md sections 1-4 as vitest cases against `adapter`.
- * Each case starts its own server on port 0. The groups live one file per section
+ * Declares every clause of CONTRACT.md sections 1-5 as vitest cases against `adapter`.
+ * Each case starts its own server(s) on port 0. The groups live one file per section
  * (`sections/`) and per wire group (`wire/`); this only picks them, by
  * `adapter.capabilities` and `options`, never by name.
  */
@@ -49,6 +50,8 @@ export function describeConformance(adapter: Adapter, options: ConformanceOption
     slowConsumer(context);
     heartbeat(context);
     shutdown(context);
+    // Section 5: scale-out.
+    busDelivery(context);
     // Sections 3 and 4 as raw bytes, independent of any client.
     if (onTheWire) handshakeOnTheWire(context);
     if (onTheWire) framesOnTheWire(context);
