@@ -7,9 +7,6 @@ import type {
   ServerOptions,
 } from '@socketlab/contract';
 import { afterEach } from 'vitest';
-
-export { eventually, within } from '@socketlab/contract';
-
 import { RawPeer } from './raw.js';
 
 export interface Joined {

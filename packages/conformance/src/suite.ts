@@ -3,7 +3,7 @@ import { describe } from 'vitest';
 import type { GroupContext } from './group.js';
 import { useHarness } from './harness.js';
 import { originAllowlist, subprotocol } from './sections/handshake.js';
-import { heartbeat, maxMessageSize, shutdown, slowConsumer } from './sections/limits.js';
+import { heartbeat, maxMessageSize, serverErrors, shutdown, slowConsumer } from './sections/limits.js';
 import { badRequests, binaryMessages, broadcast, concurrency, echo, ordering, presence } from './sections/messages.js';
 import { busDelivery } from './sections/scale-out.js';
 import { framesOnTheWire } from './wire/frames.js';
@@ -50,6 +50,7 @@ export function describeConformance(adapter: Adapter, options: ConformanceOption
     slowConsumer(context);
     heartbeat(context);
     shutdown(context);
+    serverErrors(context);
     // Section 5: scale-out.
     busDelivery(context);
     // Sections 3 and 4 as raw bytes, independent of any client.

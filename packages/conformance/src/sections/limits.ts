@@ -1,9 +1,9 @@
 // CONTRACT.md section 4, limits and failure, as seen through a client.
 
-import { CloseCode, DEFAULTS, type RealtimeClient } from '@socketlab/contract';
+import { Server } from 'node:net';
+import { CloseCode, DEFAULTS, type RealtimeClient, silentLogger, within } from '@socketlab/contract';
 import { describe, expect, it } from 'vitest';
 import type { GroupContext } from '../group.js';
-import { within } from '../harness.js';
 import { HEAVY, KiB } from '../helpers.js';
 
 /** A message over the limit closes that connection with 1009; nothing else is affected. */
@@ -135,4 +135,42 @@ export function shutdown({ h, capabilities: { closeCodes } }: GroupContext): voi
       HEAVY,
     );
   });
+}
+
+/**
+ * A server-level error after listening (an `accept EMFILE` when the process is out of file
+ * descriptors, say) is logged and the server goes on serving: with no 'error' listener on the
+ * listening server it would throw out of the event loop and end the process.
+ */
+export function serverErrors({ h }: GroupContext): void {
+  describe('server errors (section 4)', () => {
+    it('logs a server-level error after listening and goes on serving', async () => {
+      const logged: { msg: string | undefined; code?: unknown }[] = [];
+      const logger = { ...silentLogger, error: (obj: object, msg?: string) => logged.push({ ...obj, msg }) };
+      const listening = await listeningServersOf(() => h.start({ logger }));
+      expect(listening.length, 'the server the adapter listens with').toBeGreaterThan(0);
+      const failure = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', syscall: 'accept' });
+      for (const server of listening) expect(() => server.emit('error', failure)).not.toThrow();
+      expect(logged).toContainEqual(expect.objectContaining({ msg: 'server error', code: 'EMFILE' }));
+      const { client } = await h.join();
+      client.send({ type: 'echo', payload: 'still serving' });
+      expect(await client.receive()).toStrictEqual({ type: 'echo', payload: 'still serving' });
+    });
+  });
+}
+
+/** The node:net servers (http servers included) that start listening while `start` runs. */
+async function listeningServersOf(start: () => Promise<unknown>): Promise<Server[]> {
+  const servers: Server[] = [];
+  const { listen } = Server.prototype;
+  Server.prototype.listen = function (this: Server, ...args: unknown[]) {
+    servers.push(this);
+    return (listen as (...a: unknown[]) => Server).apply(this, args);
+  } as typeof listen;
+  try {
+    await start();
+  } finally {
+    Server.prototype.listen = listen;
+  }
+  return servers.filter((server) => server.listening);
 }

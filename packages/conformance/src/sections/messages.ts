@@ -1,9 +1,8 @@
 // CONTRACT.md section 1 (and section 2, the same semantics as socket.io events): messages.
 
-import type { RealtimeClient } from '@socketlab/contract';
+import { eventually, type RealtimeClient } from '@socketlab/contract';
 import { describe, expect, it } from 'vitest';
 import type { GroupContext } from '../group.js';
-import { eventually } from '../harness.js';
 import { HEAVY, KiB } from '../helpers.js';
 
 /** welcome to the newcomer, join to the others, leave to those remaining. */

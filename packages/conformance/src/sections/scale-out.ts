@@ -2,9 +2,9 @@
 // Several processes on Redis, and servers of different adapters on one bus, are @socketlab/scale-out's.
 
 import { createInProcessBus } from '@socketlab/bus';
+import { within } from '@socketlab/contract';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { GroupContext } from '../group.js';
-import { within } from '../harness.js';
 
 /** Broadcasts, joins and leaves reach the clients of every server on the bus; nothing else crosses. */
 export function busDelivery({ h, capabilities: { binaryMessages } }: GroupContext): void {

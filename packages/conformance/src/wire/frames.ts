@@ -1,9 +1,8 @@
 // CONTRACT.md section 4 on the wire: RFC 6455 frames as raw bytes.
 
-import type { RealtimeClient, ServerOptions } from '@socketlab/contract';
+import { type RealtimeClient, type ServerOptions, within } from '@socketlab/contract';
 import { describe, expect, it } from 'vitest';
 import type { GroupContext } from '../group.js';
-import { within } from '../harness.js';
 import { escapeRegExp } from '../helpers.js';
 import { closePayload, encodeFrame, Opcode } from '../raw.js';
 
