@@ -85,7 +85,7 @@ describe('resolveServerOptions', () => {
   });
 
   it('an option set to undefined overrides nothing: neither the adapter default nor the contract default', () => {
-    const allUndefined: { [K in keyof ServerOptions]-?: undefined } = {
+    const allUndefined: Record<keyof ServerOptions, undefined> = {
       port: undefined,
       host: undefined,
       allowedOrigins: undefined,
