@@ -1,11 +1,5 @@
-import type { RealtimeClient } from './adapter.js';
-import { encodeClientText } from './codec.js';
+import type { CloseInfo } from './adapter.js';
 import type { Incoming, IncomingOfType } from './messages.js';
-
-export interface CloseInfo {
-  code: number;
-  reason: string;
-}
 
 /** How long a client waits for an expected message before failing with a clear error. */
 export const DEFAULT_RECEIVE_TIMEOUT = 5_000;
@@ -86,37 +80,4 @@ export class Inbox {
       `connection closed (code ${info?.code}${info?.reason ? `, "${info.reason}"` : ''}) before ${type ?? 'a message'} arrived`,
     );
   }
-}
-
-/** The transport operations a WebSocket client is made of; everything else is shared. */
-export interface WebSocketClientParts {
-  protocol: string;
-  inbox: Inbox;
-  closed: Promise<CloseInfo>;
-  sendText(text: string): void;
-  sendBinary(data: Uint8Array): void;
-  /** Starts the closing handshake; `closed` resolves when it ends. */
-  startClose(code?: number, reason?: string): void;
-  pauseReading(): void;
-  terminate(): void;
-}
-
-/** A `RealtimeClient` over one WebSocket connection: JSON text out, the buffered inbox in. */
-export function webSocketClient(parts: WebSocketClientParts): RealtimeClient {
-  const { inbox, closed } = parts;
-  return {
-    protocol: parts.protocol,
-    send: (message) => parts.sendText(encodeClientText(message)),
-    sendText: (text) => parts.sendText(text),
-    sendBinary: (data) => parts.sendBinary(data),
-    receive: (type, timeoutMs) => inbox.take(type, timeoutMs),
-    pending: () => inbox.pending(),
-    closed,
-    close: (code, reason) => {
-      parts.startClose(code, reason);
-      return closed;
-    },
-    pauseReading: () => parts.pauseReading(),
-    terminate: () => parts.terminate(),
-  };
 }

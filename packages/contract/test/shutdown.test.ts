@@ -6,7 +6,6 @@ import {
   closeAllGracefully,
   DEFAULTS,
   guardHttpServer,
-  Heartbeat,
   shutdownWebSocketServer,
   silentLogger,
   within,
@@ -224,7 +223,7 @@ describe('shutdownWebSocketServer', () => {
     'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
     'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
 
-  it('stops listening, stops the heartbeat, drops handshakes, closes gracefully, then the rest, in that order', async () => {
+  it('stops listening, drops handshakes, closes gracefully, then the rest, in that order', async () => {
     const { http, port, handshaking, upgraded } = await webSocketLikeServer();
     const upgradedNow = (n: number) =>
       within(
@@ -249,11 +248,8 @@ describe('shutdownWebSocketServer', () => {
     const [silentSocket] = (await within(connectionSeen, 5_000, 'the silent connection')) as [Socket];
     expect([...handshaking]).toStrictEqual([silentSocket]);
 
-    const heartbeat = new Heartbeat<Socket>(DEFAULTS.heartbeatInterval, { ping: () => {}, terminate: () => {} });
-    heartbeat.start();
     const spies = {
       listen: vi.spyOn(http, 'close'),
-      heartbeat: vi.spyOn(heartbeat, 'stop'),
       handshaking: vi.spyOn(silentSocket, 'destroy'),
       lingering: vi.spyOn(lingeringSocket, 'destroy'),
       keepAlive: vi.spyOn(http, 'closeAllConnections'),
@@ -266,7 +262,6 @@ describe('shutdownWebSocketServer', () => {
     await within(
       shutdownWebSocketServer({
         server: http,
-        heartbeat,
         handshaking,
         connections: [memberSocket],
         close,
@@ -284,7 +279,6 @@ describe('shutdownWebSocketServer', () => {
     expect(terminate).not.toHaveBeenCalled();
     const steps = [
       ['stop listening', spies.listen],
-      ['stop the heartbeat', spies.heartbeat],
       ['destroy the handshaking sockets', spies.handshaking],
       ['close the connections', close],
       ['destroy the lingering sockets', spies.lingering],
@@ -307,12 +301,9 @@ describe('shutdownWebSocketServer', () => {
 
   it('with nothing connected, resolves as soon as the server has stopped', async () => {
     const { http, handshaking } = await webSocketLikeServer();
-    const heartbeat = new Heartbeat<Socket>(DEFAULTS.heartbeatInterval, { ping: () => {}, terminate: () => {} });
-    heartbeat.start();
     await within(
       shutdownWebSocketServer<Socket>({
         server: http,
-        heartbeat,
         handshaking,
         connections: [],
         close: (socket) => socket.end(),

@@ -3,6 +3,7 @@ import {
   CloseCode,
   type CloseInfo,
   type ConnectOptions,
+  DEFAULTS,
   fromEvent,
   HandshakeError,
   Inbox,
@@ -35,7 +36,7 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
     reconnection: false,
     transports: [transportName],
     upgrade: false,
-    timeout: options.timeout ?? 10_000,
+    timeout: options.timeout ?? DEFAULTS.handshakeTimeout,
     // Node's XHR and ws both send these; an Origin header is what a browser would send.
     ...(options.origin === undefined ? {} : { extraHeaders: { Origin: options.origin } }),
     ...(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload }),

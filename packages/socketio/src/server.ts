@@ -12,15 +12,13 @@ import {
   guardHttpServer,
   httpRefusal,
   isOriginAllowed,
-  listen,
   type RealtimeServer,
   Room,
   type RoomTransport,
-  realtimeServer,
   resolveServerOptions,
   type ServerMessage,
   type ServerOptions,
-  serverUrl,
+  serve,
   toEvent,
 } from '@socketlab/contract';
 import { Server as EngineServer, type Socket as EngineSocket } from 'engine.io';
@@ -346,12 +344,11 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
     });
   }
 
-  const port = await listen(httpServer, opts.port, opts.host);
-  const server = realtimeServer({
-    url: serverUrl('http', opts.host, port),
-    port,
+  const server = await serve({
+    server: httpServer,
+    scheme: 'http',
+    options: opts,
     room,
-    logger,
     shutdown: async () => {
       // Polling sessions need new HTTP requests (often on new connections) to receive their
       // close and to answer it, so the listener stays open until they are done; only new

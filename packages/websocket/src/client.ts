@@ -2,6 +2,7 @@ import {
   CloseCode,
   type CloseInfo,
   type ConnectOptions,
+  DEFAULTS,
   HandshakeError,
   Inbox,
   parseServerText,
@@ -11,7 +12,6 @@ import {
 } from '@socketlab/contract';
 import websocket from 'websocket';
 
-const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 const CLOSE_OPCODE = 0x08;
 
 /** A contract client on WebSocket-Node's WebSocketClient. */
@@ -21,7 +21,7 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
       ? {}
       : { maxReceivedFrameSize: options.maxPayload, maxReceivedMessageSize: options.maxPayload }),
   });
-  const timeoutMs = options.timeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  const timeoutMs = options.timeout ?? DEFAULTS.handshakeTimeout;
 
   return new Promise((resolve, reject) => {
     // WebSocketClient has no handshake timeout of its own.

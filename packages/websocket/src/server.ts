@@ -7,14 +7,12 @@ import {
   encodeServerText,
   guardHttpServer,
   type HandshakeVerdict,
-  listen,
   type RealtimeServer,
   Room,
   type RoomTransport,
-  realtimeServer,
   resolveServerOptions,
   type ServerOptions,
-  serverUrl,
+  serve,
   shutdownWebSocketServer,
 } from '@socketlab/contract';
 import websocket from 'websocket';
@@ -104,16 +102,18 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     // After lingerOnDrop: its corrected code then goes through the lingering drop.
     reportOversizeLengthAsTooBig(connection);
     closedConnections.set(connection, new Promise((resolve) => connection.once('close', () => resolve())));
-    connection.on('error', (error) => logger.debug({ id, err: error.message }, 'connection error'));
+    connection.on('error', (error) =>
+      logger.debug({ id: room.idOf(connection), err: error.message }, 'connection error'),
+    );
     connection.on('close', (code, description) => {
-      logger.debug({ id, code, description }, 'connection closed');
+      logger.debug({ id: room.idOf(connection), code, description }, 'connection closed');
       room.remove(connection);
     });
     connection.on('message', (message) => {
       if (message.type === 'utf8') room.receiveText(connection, message.utf8Data);
       else room.receiveBinary(connection, message.binaryData);
     });
-    const id = room.add(connection);
+    room.add(connection);
   };
 
   const verdicts = new WeakMap<Socket, HandshakeVerdict & { ok: true }>();
@@ -138,12 +138,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     library.handleUpgrade(request, socket as Socket);
   });
 
-  const port = await listen(httpServer, opts.port, opts.host);
-  return realtimeServer({
-    url: serverUrl('ws', opts.host, port),
-    port,
+  return serve({
+    server: httpServer,
+    scheme: 'ws',
+    options: opts,
     room,
-    logger,
     // Not library.shutDown(): it closes with 1000 instead of 1001, never terminates a peer
     // that does not answer, and gives no way to learn when it is done.
     shutdown: () =>
