@@ -5,6 +5,8 @@ import type { Incoming, IncomingOfType } from './messages.js';
 export const DEFAULT_RECEIVE_TIMEOUT = 5_000;
 
 interface Waiter {
+  /** What the take waits for, for the error message; undefined: any message. */
+  type: string | undefined;
   accepts(message: Incoming): boolean;
   resolve(message: Incoming): void;
   reject(error: Error): void;
@@ -33,7 +35,7 @@ export class Inbox {
   /** The connection ended: every pending and later `take` that finds nothing fails. */
   close(info: CloseInfo): void {
     this.closedWith ??= info;
-    for (const waiter of this.waiters.splice(0)) waiter.reject(this.closedError());
+    for (const waiter of this.waiters.splice(0)) waiter.reject(this.closedError(waiter.type));
   }
 
   /** Messages received and not taken yet, oldest first. */
@@ -57,6 +59,7 @@ export class Inbox {
         reject(new Error(`no ${type ?? 'message'} arrived within ${timeoutMs} ms (queued: ${seen})`));
       }, timeoutMs);
       const waiter: Waiter = {
+        type,
         accepts,
         resolve: (message) => {
           clearTimeout(timer);

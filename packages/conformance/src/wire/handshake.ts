@@ -57,6 +57,20 @@ export function handshakeOnTheWire({ h }: GroupContext): void {
         (host) => upgradeRequestText(host, { extraHeaders: { 'X-Pad': 'p'.repeat(17 * KiB) } }),
         431,
       ],
+      // Node's parser drops both paddings from the parsed request: the head counts as sent.
+      [
+        'a head over 16 KiB of whitespace before a header value',
+        (host) => upgradeRequestText(host, { extraHeaders: { 'X-Pad': `${' '.repeat(17 * KiB)}p` } }),
+        431,
+      ],
+      [
+        'a head over 16 KiB of 2,500 small headers',
+        (host) =>
+          upgradeRequestText(host, {
+            extraHeaders: Object.fromEntries(Array.from({ length: 2_500 }, (_, i) => [`h${i}`, 'v'])),
+          }),
+        431,
+      ],
       ['garbage', () => '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http at all\r\n\r\n', 400],
     ];
     it.each(refusals)('refuses %s with the proper 4xx, closes, and goes on serving', async (_name, request, status) => {
