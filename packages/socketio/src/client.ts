@@ -66,16 +66,8 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
     socket.once('connect', () => {
       // The transport never changes: no upgrade was asked for.
       const transport = socket.io.engine.transport;
-      try {
-        // Fails naming the engine.io-client, ws or Node internal an upgrade moved (see internals.ts).
-        checkClientInternals(transport, agent);
-      } catch (error) {
-        socket.disconnect();
-        reject(error);
-        return;
-      }
       const ws = clientWsOf(transport);
-      resolve({
+      const client: RealtimeClient = {
         protocol: '',
         send: (message) => {
           const { type, ...rest } = message;
@@ -116,7 +108,15 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
           if (agent) cutConnections(agent);
           socket.disconnect();
         },
-      });
+      };
+      // Fails naming the engine.io-client, ws or Node internal an upgrade moved (see internals.ts).
+      checkClientInternals(transport).then(
+        () => resolve(client),
+        (error: unknown) => {
+          socket.disconnect();
+          reject(error);
+        },
+      );
     });
   });
 }

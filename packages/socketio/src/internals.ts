@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
-import type { Agent, ClientRequest, ServerResponse } from 'node:http';
+import { ClientRequest, type ServerResponse } from 'node:http';
 import type { Socket as NetSocket } from 'node:net';
+import { Duplex } from 'node:stream';
 import { type Socket as EngineSocket, transports } from 'engine.io';
 import type { Socket as ClientSocket } from 'socket.io-client';
 
@@ -160,11 +161,10 @@ export function requestOn(socket: NetSocket): ClientRequest | undefined {
 /**
  * Checks what the client reads under a connected socket.io-client socket. websocket:
  * engine.io-client's `ws` (with `terminate`) and ws's `_socket` (with `pause`). polling: the
- * transport's `pause`, and Node's `_httpMessage` on every socket of the client's agent, which
- * holds at least the socket of the poll that carried the connect (so engine.io-client did poll
- * through the `agent` option). Throws a `LibraryInternalsError` naming the first one missing.
+ * transport's `pause`, and Node's `_httpMessage` (`checkNodeInternals`). Rejects with a
+ * `LibraryInternalsError` naming the first one missing.
  */
-export function checkClientInternals(transport: ClientTransport, agent: Agent | undefined): void {
+export async function checkClientInternals(transport: ClientTransport): Promise<void> {
   if (transport.name === 'websocket') {
     const ws = clientWsOf(transport);
     if (typeof ws?.terminate !== 'function') {
@@ -178,26 +178,45 @@ export function checkClientInternals(transport: ClientTransport, agent: Agent | 
   if (typeof (transport as unknown as { pause?: unknown }).pause !== 'function') {
     throw missing(ENGINE_IO_CLIENT, 'polling transport "pause"', 'pauseReading, terminate');
   }
-  const sockets = agent === undefined ? [] : agentSockets(agent);
-  if (sockets.length === 0) {
-    throw missing(ENGINE_IO_CLIENT, 'the "agent" option (no poll went through the agent)', 'terminate');
-  }
-  for (const socket of sockets) checkRequestLink(socket);
+  await checkNodeInternals();
 }
 
-/** Throws unless the socket has Node's `_httpMessage`: the request it carries, or null between requests. */
-export function checkRequestLink(socket: NetSocket): void {
-  const link = (socket as RequestLinkInternals)._httpMessage;
-  if (!('_httpMessage' in socket) || (link !== null && typeof link?.once !== 'function')) {
+/** Throws unless Node has linked a client socket to the request it carries (`_httpMessage`). */
+export function checkRequestLink(socket: object, request: ClientRequest): void {
+  if (requestOn(socket as NetSocket) !== request) {
     throw missing(NODE, 'HTTP client socket "_httpMessage" (the request it carries)', 'terminate over polling');
   }
 }
 
-/** Every socket an agent holds, busy or free. */
-function agentSockets(agent: Agent): NetSocket[] {
-  const all: NetSocket[] = [];
-  for (const list of [...Object.values(agent.sockets), ...Object.values(agent.freeSockets)]) {
-    for (const socket of list ?? []) all.push(socket as NetSocket);
-  }
-  return all;
+let nodeChecked: Promise<void> | undefined;
+
+/**
+ * Starts a request over an in-memory stream (nothing leaves the process) and checks, once Node
+ * has handed the stream to it (its `socket` event), that Node linked the two. A socket the agent
+ * has just opened is linked only on the next tick, so the polling agent's own sockets cannot
+ * tell. Once per process: Node does not change under a running client.
+ */
+export function checkNodeInternals(): Promise<void> {
+  nodeChecked ??= new Promise<void>((resolve, reject) => {
+    const stream = new Duplex({
+      read() {},
+      write(_chunk, _encoding, done) {
+        done();
+      },
+    });
+    const request = new ClientRequest({ host: '127.0.0.1', createConnection: () => stream as NetSocket });
+    // The destroy below ends the request with "socket hang up".
+    request.on('error', () => {});
+    request.once('socket', () => {
+      try {
+        checkRequestLink(stream, request);
+        resolve();
+      } catch (error) {
+        reject(error);
+      } finally {
+        request.destroy();
+      }
+    });
+  });
+  return nodeChecked;
 }
