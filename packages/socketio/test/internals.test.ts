@@ -1,7 +1,6 @@
 import { Agent, request as httpRequest } from 'node:http';
 import type { Socket as NetSocket } from 'node:net';
-import { within } from '@socketlab/conformance';
-import type { RealtimeServer } from '@socketlab/contract';
+import { type RealtimeServer, within } from '@socketlab/contract';
 import { transports } from 'engine.io';
 import { type Socket as ClientSocket, io } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
