@@ -44,10 +44,12 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
     const port = sticky ? 0 : parsed.options.port;
     server = await app.adapter.createServer({ ...parsed.options, port, bus, logger });
   } catch (error) {
-    const { code, message } = error as NodeJS.ErrnoException;
+    const { code, message, syscall } = error as NodeJS.ErrnoException;
     const where = `${parsed.options.host}:${parsed.options.port}`;
     logger.debug({ err: error, code }, 'could not start');
     await bus?.close();
+    // Only an error of listen() is about the address; anything else (a library check) says itself.
+    if (syscall !== 'listen') return await fail(app, `cannot start: ${message}`);
     return await fail(app, `cannot listen on ${where}: ${code === 'EADDRINUSE' ? 'address already in use' : message}`);
   }
   if (worker) {

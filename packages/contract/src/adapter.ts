@@ -94,6 +94,14 @@ export class HandshakeError extends Error {
   }
 }
 
+/**
+ * An adapter's start-up check found a private library internal it relies on missing or
+ * changed (a library upgrade moved it); the message names it and what depends on it.
+ */
+export class LibraryInternalsError extends Error {
+  override readonly name = 'LibraryInternalsError';
+}
+
 export interface Adapter {
   /** The adapter's key in the transport catalog (`catalog.ts`): its app, port and label are there. */
   readonly name: string;

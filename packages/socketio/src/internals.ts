@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { ClientRequest, type ServerResponse } from 'node:http';
 import type { Socket as NetSocket } from 'node:net';
 import { Duplex } from 'node:stream';
+import { LibraryInternalsError } from '@socketlab/contract';
 import { type Socket as EngineSocket, transports } from 'engine.io';
 import type { Socket as ClientSocket } from 'socket.io-client';
 
@@ -13,11 +14,6 @@ import type { Socket as ClientSocket } from 'socket.io-client';
  * timeout. The checks only test shapes, as engine.io's own `_canSendPreEncodedFrame` does:
  * what the adapter does with them is covered by its tests.
  */
-
-/** Thrown by a check: names the internal that moved and what depends on it. */
-export class LibraryInternalsError extends Error {
-  override readonly name = 'LibraryInternalsError';
-}
 
 /** The versions this adapter is written for, as the error names them. */
 const ENGINE_IO = 'engine.io 6.6';

@@ -1,6 +1,6 @@
 import { Agent, request as httpRequest } from 'node:http';
 import type { Socket as NetSocket } from 'node:net';
-import { type RealtimeServer, within } from '@socketlab/contract';
+import { LibraryInternalsError, type RealtimeServer, within } from '@socketlab/contract';
 import { transports } from 'engine.io';
 import { type Socket as ClientSocket, io } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,7 +12,6 @@ import {
   checkNodeInternals,
   checkRequestLink,
   type EngineTransports,
-  LibraryInternalsError,
 } from '../src/internals.js';
 
 /**

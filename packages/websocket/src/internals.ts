@@ -1,4 +1,5 @@
 import { Socket } from 'node:net';
+import { LibraryInternalsError } from '@socketlab/contract';
 import websocket from 'websocket';
 
 /**
@@ -14,11 +15,6 @@ import websocket from 'websocket';
 
 type Connection = websocket.connection;
 type Frame = websocket.frame;
-
-/** Thrown by the check: names the internal that moved and what depends on it. */
-export class LibraryInternalsError extends Error {
-  override readonly name = 'LibraryInternalsError';
-}
 
 /** The handling of one complete frame read from the socket. */
 export type FrameHandler = (frame: Frame) => void;

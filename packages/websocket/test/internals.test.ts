@@ -1,8 +1,9 @@
 import type { RealtimeServer } from '@socketlab/contract';
+import { LibraryInternalsError } from '@socketlab/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import websocket from 'websocket';
 import { connect, createServer } from '../src/index.js';
-import { checkConnectionInternals, LibraryInternalsError, probeConnection } from '../src/internals.js';
+import { checkConnectionInternals, probeConnection } from '../src/internals.js';
 
 /**
  * The start-up check of internals.ts against the installed WebSocket-Node, and against real
