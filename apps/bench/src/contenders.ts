@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CATALOG, type TransportEntry } from '@socketlab/contract';
 import type { ClientKind } from './load/clients.js';
 
 const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -18,8 +19,10 @@ export interface Contender {
 }
 
 /**
- * Every contender is one row here. A contender whose app is not in the tree is reported as
- * "not available", never skipped silently and never faked.
+ * The raw-TCP floor, then every transport of the catalog (`@socketlab/contract`'s
+ * catalog.ts): a WebSocket transport is one contender, socket.io one per engine transport.
+ * A contender whose app is not in the tree is reported as "not available", never skipped
+ * silently and never faked.
  */
 export const CONTENDERS: readonly Contender[] = [
   {
@@ -28,37 +31,21 @@ export const CONTENDERS: readonly Contender[] = [
     appDir: join(benchDir, 'floor'),
     client: 'tcp',
   },
-  {
-    name: 'net',
-    description: 'RFC 6455 by hand on node:net (apps/net-server)',
-    appDir: join(appsDir, 'net-server'),
-    client: 'websocket',
-  },
-  {
-    name: 'ws',
-    description: 'the ws library (apps/ws-server)',
-    appDir: join(appsDir, 'ws-server'),
-    client: 'websocket',
-  },
-  {
-    name: 'websocket',
-    description: 'WebSocket-Node (apps/websocket-server)',
-    appDir: join(appsDir, 'websocket-server'),
-    client: 'websocket',
-  },
-  {
-    name: 'socket.io-ws',
-    description: 'socket.io, websocket transport only (apps/socketio-server)',
-    appDir: join(appsDir, 'socketio-server'),
-    client: 'socketio-websocket',
-  },
-  {
-    name: 'socket.io-polling',
-    description: 'socket.io, HTTP long-polling transport only (apps/socketio-server)',
-    appDir: join(appsDir, 'socketio-server'),
-    client: 'socketio-polling',
-  },
+  ...CATALOG.flatMap(contendersOf),
 ];
+
+function contendersOf(entry: TransportEntry): Contender[] {
+  const appDir = join(appsDir, entry.app);
+  if (entry.client === 'websocket') {
+    return [{ name: entry.key, description: `${entry.description} (apps/${entry.app})`, appDir, client: 'websocket' }];
+  }
+  return (['websocket', 'polling'] as const).map((transport) => ({
+    name: `${entry.name}-${transport === 'websocket' ? 'ws' : transport}`,
+    description: `${entry.description}, ${transport === 'websocket' ? 'websocket' : 'HTTP long-polling'} transport only (apps/${entry.app})`,
+    appDir,
+    client: `socketio-${transport}` as const,
+  }));
+}
 
 /** The contender every ratio is given against. */
 export const BASELINE = 'ws';

@@ -1,4 +1,4 @@
 import { runServerApp } from '@socketlab/cli';
 import { adapter } from '@socketlab/net';
 
-await runServerApp({ name: 'net-server', adapter, defaultPort: 9000 });
+await runServerApp(adapter);

@@ -1,75 +1,22 @@
 /**
- * The four transports the playground can use, and where their servers are. Shared by
- * the page and the browser tests (which start each app on port 0 and pass its URL in
- * the query string), so both agree on names, apps and default ports (CONTRACT.md 6).
+ * The transports the playground can use, and where their servers are: the rows of the
+ * transport catalog (CONTRACT.md section 6, `@socketlab/contract`'s catalog.ts). Shared by
+ * the page and the browser tests (which start each app on port 0 and pass its URL in the
+ * query string).
  */
-export type TransportKey = 'net' | 'ws' | 'websocket' | 'socketio';
+import { CATALOG, defaultServerUrl, type TransportEntry, type TransportKey } from '@socketlab/contract/client';
+
+export type TransportInfo = TransportEntry & { readonly key: TransportKey };
+export type { TransportKey };
 
 /** socket.io's two engine transports; the contract requires both to work. */
 export type SocketIoTransport = 'websocket' | 'polling';
 export const SOCKETIO_TRANSPORTS: readonly SocketIoTransport[] = ['websocket', 'polling'];
 
-export interface TransportInfo {
-  key: TransportKey;
-  /** The transport's short name, as in tables. */
-  name: string;
-  label: string;
-  /** `websocket`: the browser's own WebSocket; `socketio`: socket.io-client. */
-  client: 'websocket' | 'socketio';
-  /** The server app (apps/<app>) that serves this transport. */
-  app: string;
-  defaultPort: number;
-  /** Whether the server app refuses a client offering no subprotocol unless told otherwise (CONTRACT.md 3). */
-  requiresProtocol: boolean;
-}
-
-export const TRANSPORTS: readonly TransportInfo[] = [
-  {
-    key: 'net',
-    name: 'net',
-    label: 'net (RFC 6455 by hand)',
-    client: 'websocket',
-    app: 'net-server',
-    defaultPort: 9000,
-    requiresProtocol: false,
-  },
-  {
-    key: 'ws',
-    name: 'ws',
-    label: 'ws',
-    client: 'websocket',
-    app: 'ws-server',
-    defaultPort: 6080,
-    requiresProtocol: false,
-  },
-  {
-    key: 'websocket',
-    name: 'websocket',
-    label: 'websocket (WebSocket-Node)',
-    client: 'websocket',
-    app: 'websocket-server',
-    defaultPort: 8080,
-    requiresProtocol: true,
-  },
-  {
-    key: 'socketio',
-    name: 'socket.io',
-    label: 'socket.io',
-    client: 'socketio',
-    app: 'socketio-server',
-    defaultPort: 3000,
-    requiresProtocol: false,
-  },
-];
+export const TRANSPORTS: readonly TransportInfo[] = CATALOG;
 
 export function transportInfo(key: string): TransportInfo | undefined {
   return TRANSPORTS.find((transport) => transport.key === key);
-}
-
-/** The server's URL as the servers print it: ws:// for WebSocket apps, http:// for socket.io. */
-export function defaultServerUrl(transport: TransportInfo): string {
-  const scheme = transport.client === 'socketio' ? 'http' : 'ws';
-  return `${scheme}://127.0.0.1:${transport.defaultPort}/`;
 }
 
 /**

@@ -1,4 +1,4 @@
 import { runServerApp } from '@socketlab/cli';
 import { adapter } from '@socketlab/ws';
 
-await runServerApp({ name: 'ws-server', adapter, defaultPort: 6080 });
+await runServerApp(adapter);

@@ -1,5 +1,5 @@
-import type { Bus, BusEvent, Logger } from '@socketlab/contract';
-import { silentLogger } from '@socketlab/contract';
+import { type Bus, type Logger, silentLogger } from '@socketlab/contract';
+import { Subscribers } from './subscribers.js';
 
 export interface InProcessBusOptions {
   logger?: Logger;
@@ -15,33 +15,17 @@ export interface InProcessBusOptions {
  * throwing handler is logged and does not stop delivery to the others.
  */
 export function createInProcessBus(options: InProcessBusOptions = {}): Bus & { close(): Promise<void> } {
-  const logger = options.logger ?? silentLogger;
-  const handlers = new Set<(event: BusEvent) => void>();
+  const subscribers = new Subscribers(options.logger ?? silentLogger);
   let closed = false;
   return {
     publish(event) {
       if (closed) return;
-      queueMicrotask(() => {
-        for (const handler of [...handlers]) {
-          try {
-            handler(event);
-          } catch (error) {
-            logger.error({ err: error, kind: event.kind }, 'bus handler failed');
-          }
-        }
-      });
+      queueMicrotask(() => subscribers.deliver(event));
     },
-    subscribe(handler) {
-      // A wrapper per call, so the same function subscribed twice is two subscriptions.
-      const entry = (event: BusEvent) => handler(event);
-      handlers.add(entry);
-      return () => {
-        handlers.delete(entry);
-      };
-    },
+    subscribe: (handler) => subscribers.add(handler),
     async close() {
       closed = true;
-      handlers.clear();
+      subscribers.clear();
     },
   };
 }

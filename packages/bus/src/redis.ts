@@ -1,6 +1,7 @@
 import { type Bus, type BusEvent, type Logger, silentLogger } from '@socketlab/contract';
 import { Redis } from 'ioredis';
 import { decodeBusEvent, encodeBusEvent } from './codec.js';
+import { Subscribers } from './subscribers.js';
 
 export interface RedisBusOptions {
   logger?: Logger;
@@ -55,7 +56,7 @@ export function createRedisBus(url: string, options: RedisBusOptions = {}): Redi
   const backoffMax = options.backoff?.max ?? BACKOFF_MAX;
   const connectTimeout = options.connectTimeout ?? CONNECT_TIMEOUT;
   const target = describeUrl(url);
-  const handlers = new Set<(event: BusEvent) => void>();
+  const subscribers = new Subscribers(logger);
   let started = false;
   let closing = false;
   let dropped = 0;
@@ -124,13 +125,7 @@ export function createRedisBus(url: string, options: RedisBusOptions = {}): Redi
       logger.warn({ channel, bytes: text.length }, 'ignored a malformed bus message');
       return;
     }
-    for (const handler of [...handlers]) {
-      try {
-        handler(event);
-      } catch (error) {
-        logger.error({ err: error, kind: event.kind }, 'bus handler failed');
-      }
-    }
+    subscribers.deliver(event);
   });
 
   const ready = (async () => {
@@ -178,17 +173,11 @@ export function createRedisBus(url: string, options: RedisBusOptions = {}): Redi
         logger.debug({ err: error.message, kind: event.kind }, 'bus event dropped');
       });
     },
-    subscribe(handler) {
-      const entry = (event: BusEvent) => handler(event);
-      handlers.add(entry);
-      return () => {
-        handlers.delete(entry);
-      };
-    },
+    subscribe: (handler) => subscribers.add(handler),
     close() {
       closed ??= (async () => {
         closing = true;
-        handlers.clear();
+        subscribers.clear();
         // QUIT is answered after every publish sent before it: the last leaves get out.
         if (publisher.status === 'ready') {
           await Promise.race([publisher.quit().catch(() => {}), new Promise((r) => setTimeout(r, 1_000).unref())]);

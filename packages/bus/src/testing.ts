@@ -115,9 +115,6 @@ export async function startThrowawayRedis(timeoutMs = 10_000): Promise<Throwaway
   };
 }
 
-/** The bounded polling wait, from the contract (kept here for the bus tests' imports). */
-export { eventually } from '@socketlab/contract';
-
 export interface LogEntry {
   level: 'debug' | 'info' | 'warn' | 'error';
   obj: object;

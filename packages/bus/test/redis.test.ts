@@ -1,10 +1,9 @@
-import type { BusEvent } from '@socketlab/contract';
+import { type BusEvent, eventually } from '@socketlab/contract';
 import { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
 import { createRedisBus, type RedisBus, type RedisBusOptions } from '../src/index.js';
 import {
   describeWithRedis,
-  eventually,
   freePort,
   recordingLogger,
   startThrowawayRedis,

@@ -2,9 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-
-/** The ready line every server app prints; mirrors READY_PATTERN in run.ts. */
-const READY = /^(\S+) \((\S+)\) listening on (\S+)$/;
+import { READY_PATTERN } from './app.js';
 
 export interface ServerProcess {
   name: string;
@@ -56,7 +54,7 @@ export function startServerProcess(
       reject(new Error(`${appDir} exited with ${code} before it was ready\n${stderr}`));
     });
     lines.on('line', (line) => {
-      const match = READY.exec(line);
+      const match = READY_PATTERN.exec(line);
       if (!match) return;
       clearTimeout(timer);
       const [, name = '', adapter = '', url = ''] = match;

@@ -1,43 +1,22 @@
 import cluster from 'node:cluster';
-import type { Server as HttpServer } from 'node:http';
 import { createRedisBus, type RedisBus } from '@socketlab/bus';
 import type { Adapter, RealtimeServer } from '@socketlab/contract';
 import { type Logger, pino } from 'pino';
-import { type ParsedArgs, parseServerArgs, type ServerAppSpec, usage } from './args.js';
+import { readyLine, type ServerApp, type StickyTarget, serverApp, stickyTarget } from './app.js';
+import { type ParsedArgs, parseServerArgs, usage } from './args.js';
 import { runPrimary, WORKER_MESSAGE, type WorkerMessage } from './workers.js';
 
-/** What `@socket.io/sticky` needs from a socket.io server: its io instance's http server and engine. */
-export interface StickyTarget {
-  httpServer: HttpServer;
-  engine: NodeJS.EventEmitter;
-}
-
-export interface ServerApp extends ServerAppSpec {
-  adapter: Adapter;
-  /**
-   * For transports whose sessions span several HTTP requests (socket.io long-polling):
-   * given a started server, its socket.io instance. With --workers the primary then
-   * routes every request of a session to the worker that holds it (@socket.io/sticky),
-   * instead of the cluster's connection round-robin.
-   */
-  stickySessions?: (server: RealtimeServer) => StickyTarget;
-}
-
-/** The ready line every app prints on stdout; tools read the URL from it. */
-export const READY_PATTERN = /^(\S+) \((\S+)\) listening on (\S+)$/;
-
-export const readyLine = (app: ServerApp, url: string): string =>
-  `${app.name} (${app.adapter.name}) listening on ${url}\n`;
-
 /**
- * Runs one server app: parse flags (a bad one prints usage and exits 2), connect the bus
- * if --redis-url (unreachable: one line, exit 1), start the adapter's server, print one
+ * Runs the server app of `adapter`, named and ported by its transport catalog row: parse
+ * flags (a bad one prints usage and exits 2), connect the bus if --redis-url (unreachable:
+ * one line, exit 1), start the adapter's server, print one
  * ready line with its URL, and on SIGINT/SIGTERM close gracefully (1001 to every client),
  * close the bus and exit 0. With --workers N the process becomes a cluster primary and
  * each of N workers runs this same function (see workers.ts). Logs are pino JSON on
  * stderr, warnings and errors only unless --verbose.
  */
-export async function runServerApp(app: ServerApp, argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+export async function runServerApp(adapter: Adapter, argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  const app = serverApp(adapter);
   let parsed: ParsedArgs;
   try {
     parsed = parseServerArgs(app, argv);
@@ -56,7 +35,7 @@ export async function runServerApp(app: ServerApp, argv: readonly string[] = pro
   }
   const worker = cluster.isWorker ? cluster.worker : undefined;
   const logger = worker ? rootLogger.child({ worker: worker.id }) : rootLogger;
-  const sticky = worker !== undefined && app.stickySessions !== undefined;
+  const sticky = worker !== undefined && app.stickySessions;
 
   const bus = parsed.redisUrl === undefined ? undefined : await connectBus(app, parsed, logger);
   let server: RealtimeServer;
@@ -65,14 +44,16 @@ export async function runServerApp(app: ServerApp, argv: readonly string[] = pro
     const port = sticky ? 0 : parsed.options.port;
     server = await app.adapter.createServer({ ...parsed.options, port, bus, logger });
   } catch (error) {
-    const { code, message } = error as NodeJS.ErrnoException;
+    const { code, message, syscall } = error as NodeJS.ErrnoException;
     const where = `${parsed.options.host}:${parsed.options.port}`;
     logger.debug({ err: error, code }, 'could not start');
     await bus?.close();
+    // Only an error of listen() is about the address; anything else (a library check) says itself.
+    if (syscall !== 'listen') return await fail(app, `cannot start: ${message}`);
     return await fail(app, `cannot listen on ${where}: ${code === 'EADDRINUSE' ? 'address already in use' : message}`);
   }
   if (worker) {
-    if (sticky) await setupStickyWorker(app.stickySessions!(server));
+    if (sticky) await setupStickyWorker(stickyTarget(app, server));
     tellPrimary({ type: WORKER_MESSAGE.ready, url: server.url });
   } else {
     // Before the ready line: whoever reads it may send SIGUSR2 at once.

@@ -2,10 +2,10 @@ import cluster, { type Worker } from 'node:cluster';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRedisBus } from '@socketlab/bus';
-import { DEFAULTS } from '@socketlab/contract';
+import { DEFAULTS, listen } from '@socketlab/contract';
 import type { Logger } from 'pino';
+import { readyLine, type ServerApp } from './app.js';
 import type { ParsedArgs } from './args.js';
-import { readyLine, type ServerApp } from './run.js';
 
 /** The IPC between the primary and its workers. */
 export const WORKER_MESSAGE = {
@@ -168,16 +168,6 @@ function publicUrl(workerUrl: string, balancer: HttpServer | undefined): string 
   const url = new URL(workerUrl);
   url.port = String((balancer.address() as AddressInfo).port);
   return url.toString();
-}
-
-function listen(server: HttpServer, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 function exitWith(app: ServerApp, message: string): never {

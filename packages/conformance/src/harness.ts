@@ -7,9 +7,6 @@ import type {
   ServerOptions,
 } from '@socketlab/contract';
 import { afterEach } from 'vitest';
-
-export { eventually, within } from '@socketlab/contract';
-
 import { RawPeer } from './raw.js';
 
 export interface Joined {
@@ -18,18 +15,19 @@ export interface Joined {
 }
 
 /**
- * Per-test fixtures: a fresh server on port 0 and the clients a test opened, all torn
+ * Per-test fixtures: a fresh server on port 0 (and any other it started), and the clients a test opened, all torn
  * down after the test whatever happened in it.
  */
 export function useHarness(serverAdapter: Adapter, clientAdapter: Adapter, baseConnect: ConnectOptions) {
   let server: RealtimeServer | undefined;
+  const others: RealtimeServer[] = [];
   const clients: RealtimeClient[] = [];
   const peers: RawPeer[] = [];
 
   afterEach(async () => {
     for (const client of clients.splice(0)) client.terminate();
     for (const peer of peers.splice(0)) peer.destroy();
-    await server?.close();
+    await Promise.all([server?.close(), ...others.splice(0).map((other) => other.close())]);
     server = undefined;
   });
 
@@ -43,18 +41,24 @@ export function useHarness(serverAdapter: Adapter, clientAdapter: Adapter, baseC
       server = await serverAdapter.createServer({ port: 0, host: '127.0.0.1', ...options });
       return server;
     },
+    /** One more server (two on one bus: CONTRACT.md section 5), closed after the test; `server` stays the first. */
+    async startOther(options: ServerOptions = {}): Promise<RealtimeServer> {
+      const other = await serverAdapter.createServer({ port: 0, host: '127.0.0.1', ...options });
+      others.push(other);
+      return other;
+    },
     get server(): RealtimeServer {
       return current();
     },
-    /** Connects without waiting for anything. */
-    async connect(options: ConnectOptions = {}): Promise<RealtimeClient> {
-      const client = await clientAdapter.connect(current().url, { ...baseConnect, ...options });
+    /** Connects (to `server`, or to `to`) without waiting for anything. */
+    async connect(options: ConnectOptions = {}, to: RealtimeServer = current()): Promise<RealtimeClient> {
+      const client = await clientAdapter.connect(to.url, { ...baseConnect, ...options });
       clients.push(client);
       return client;
     },
     /** Connects and takes the welcome, which must be the first message. */
-    async join(options: ConnectOptions = {}): Promise<Joined> {
-      const client = await this.connect(options);
+    async join(options: ConnectOptions = {}, to: RealtimeServer = current()): Promise<Joined> {
+      const client = await this.connect(options, to);
       const welcome = await client.receive();
       if (welcome.type !== 'welcome') throw new Error(`first message was ${welcome.type}, not welcome`);
       return { client, id: welcome.id };

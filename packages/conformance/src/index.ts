@@ -1,4 +1,4 @@
-export { drain, eventually, type Harness, type Joined, useHarness, within } from './harness.js';
+export { drain, type Harness, type Joined, useHarness } from './harness.js';
 export * from './raw.js';
 export { describeServerApp } from './server-app.js';
 export { type ConformanceOptions, describeConformance } from './suite.js';

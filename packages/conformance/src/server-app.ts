@@ -2,9 +2,8 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { startServerProcess } from '@socketlab/cli/process';
-import { type Adapter, CloseCode, HandshakeError, type RealtimeClient } from '@socketlab/contract';
+import { type Adapter, CloseCode, HandshakeError, type RealtimeClient, within } from '@socketlab/contract';
 import { afterEach, describe, expect, it } from 'vitest';
-import { within } from './harness.js';
 import { closePayload, Opcode, RawPeer } from './raw.js';
 
 const BOOT = 60_000;

@@ -1,4 +1,3 @@
-import type { CloseInfo } from './inbox.js';
 import type { ClientMessage, Incoming, IncomingOfType } from './messages.js';
 import type { ServerOptions } from './options.js';
 
@@ -27,6 +26,12 @@ export const WEBSOCKET_CAPABILITIES: Capabilities = {
   requestForm: 'text',
   closeCodes: true,
 };
+
+/** How a connection ended: the close code (1006 when no close frame came) and its reason. */
+export interface CloseInfo {
+  code: number;
+  reason: string;
+}
 
 export interface ServerStats {
   connections: number;
@@ -89,9 +94,20 @@ export class HandshakeError extends Error {
   }
 }
 
+/**
+ * An adapter's start-up check found a private library internal it relies on missing or
+ * changed (a library upgrade moved it); the message names it and what depends on it.
+ */
+export class LibraryInternalsError extends Error {
+  override readonly name = 'LibraryInternalsError';
+}
+
 export interface Adapter {
+  /** The adapter's key in the transport catalog (`catalog.ts`): its app, port and label are there. */
   readonly name: string;
   readonly capabilities: Capabilities;
+  /** Where its server's defaults differ from the contract's (websocket: `requireProtocol`). */
+  readonly defaults?: Partial<ServerOptions>;
   createServer(options?: ServerOptions): Promise<RealtimeServer>;
   connect(url: string, options?: ConnectOptions): Promise<RealtimeClient>;
 }

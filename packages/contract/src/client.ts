@@ -3,6 +3,8 @@
  * needs, with no Node.js import, so a page can use it unbundled (the Room and the HTTP
  * guard stay in the main entry).
  */
+export type { CloseInfo } from './adapter.js';
+export * from './catalog.js';
 export * from './close-codes.js';
 export * from './inbox.js';
 export * from './messages.js';

@@ -27,6 +27,8 @@ export function guardHttpServer(
 ): Set<Duplex> {
   const handshaking = new Set<Duplex>();
   const timers = new WeakMap<Duplex, NodeJS.Timeout>();
+  /** Sockets that carried a plain request before: what they read is no longer one head. */
+  const servedBefore = new WeakSet<Duplex>();
   const settle = (socket: Duplex): void => {
     clearTimeout(timers.get(socket));
     handshaking.delete(socket);
@@ -52,6 +54,7 @@ export function guardHttpServer(
 
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     settle(request.socket);
+    servedBefore.add(request.socket);
     if (requestHeadSize(request) > DEFAULTS.maxHeadSize) {
       response.writeHead(431, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
       response.end('request head too large\n');
@@ -74,7 +77,7 @@ export function guardHttpServer(
 
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     settle(socket);
-    if (requestHeadSize(request) > DEFAULTS.maxHeadSize) {
+    if (upgradeHeadSize(request, socket, head, !servedBefore.has(socket)) > DEFAULTS.maxHeadSize) {
       refuse(socket, 431, 'request head too large');
       return;
     }
@@ -95,6 +98,18 @@ export function refuse(socket: Duplex, status: number, reason: string, headers?:
   if (socket.writable) socket.end(httpRefusal(status, reason, headers));
   // A peer that never reads must not hold the socket open.
   setTimeout(() => socket.destroy(), 1_000).unref();
+}
+
+/**
+ * The size of an upgrade request's head. On a connection's first request it is exact: every
+ * byte read from the socket so far, less those after the head. `requestHeadSize` reads the
+ * parsed request, where Node has dropped the whitespace before header values and every header
+ * past about a thousand, so a head padded either way passed it well over 16 KiB; it is left for
+ * an upgrade that follows plain requests on a keep-alive connection.
+ */
+function upgradeHeadSize(request: IncomingMessage, socket: Duplex, rest: Buffer, firstOnSocket: boolean): number {
+  const { bytesRead } = socket as Duplex & { bytesRead?: unknown };
+  return firstOnSocket && typeof bytesRead === 'number' ? bytesRead - rest.length : requestHeadSize(request);
 }
 
 /**

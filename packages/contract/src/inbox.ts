@@ -1,16 +1,12 @@
-import type { RealtimeClient } from './adapter.js';
-import { encodeClientText } from './codec.js';
+import type { CloseInfo } from './adapter.js';
 import type { Incoming, IncomingOfType } from './messages.js';
-
-export interface CloseInfo {
-  code: number;
-  reason: string;
-}
 
 /** How long a client waits for an expected message before failing with a clear error. */
 export const DEFAULT_RECEIVE_TIMEOUT = 5_000;
 
 interface Waiter {
+  /** What the take waits for, for the error message; undefined: any message. */
+  type: string | undefined;
   accepts(message: Incoming): boolean;
   resolve(message: Incoming): void;
   reject(error: Error): void;
@@ -39,7 +35,7 @@ export class Inbox {
   /** The connection ended: every pending and later `take` that finds nothing fails. */
   close(info: CloseInfo): void {
     this.closedWith ??= info;
-    for (const waiter of this.waiters.splice(0)) waiter.reject(this.closedError());
+    for (const waiter of this.waiters.splice(0)) waiter.reject(this.closedError(waiter.type));
   }
 
   /** Messages received and not taken yet, oldest first. */
@@ -63,6 +59,7 @@ export class Inbox {
         reject(new Error(`no ${type ?? 'message'} arrived within ${timeoutMs} ms (queued: ${seen})`));
       }, timeoutMs);
       const waiter: Waiter = {
+        type,
         accepts,
         resolve: (message) => {
           clearTimeout(timer);
@@ -83,37 +80,4 @@ export class Inbox {
       `connection closed (code ${info?.code}${info?.reason ? `, "${info.reason}"` : ''}) before ${type ?? 'a message'} arrived`,
     );
   }
-}
-
-/** The transport operations a WebSocket client is made of; everything else is shared. */
-export interface WebSocketClientParts {
-  protocol: string;
-  inbox: Inbox;
-  closed: Promise<CloseInfo>;
-  sendText(text: string): void;
-  sendBinary(data: Uint8Array): void;
-  /** Starts the closing handshake; `closed` resolves when it ends. */
-  startClose(code?: number, reason?: string): void;
-  pauseReading(): void;
-  terminate(): void;
-}
-
-/** A `RealtimeClient` over one WebSocket connection: JSON text out, the buffered inbox in. */
-export function webSocketClient(parts: WebSocketClientParts): RealtimeClient {
-  const { inbox, closed } = parts;
-  return {
-    protocol: parts.protocol,
-    send: (message) => parts.sendText(encodeClientText(message)),
-    sendText: (text) => parts.sendText(text),
-    sendBinary: (data) => parts.sendBinary(data),
-    receive: (type, timeoutMs) => inbox.take(type, timeoutMs),
-    pending: () => inbox.pending(),
-    closed,
-    close: (code, reason) => {
-      parts.startClose(code, reason);
-      return closed;
-    },
-    pauseReading: () => parts.pauseReading(),
-    terminate: () => parts.terminate(),
-  };
 }

@@ -1,5 +1,6 @@
 export * from './adapter.js';
 export * from './bus.js';
+export * from './catalog.js';
 export * from './close-codes.js';
 export * from './codec.js';
 export * from './decode.js';
@@ -16,3 +17,4 @@ export * from './room.js';
 export * from './serve.js';
 export * from './shutdown.js';
 export * from './waits.js';
+export * from './websocket-client.js';

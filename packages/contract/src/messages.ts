@@ -59,7 +59,6 @@ export type ServerMessage =
   | BroadcastMessage
   | BroadcastResultMessage
   | ErrorMessage;
-export type ServerMessageType = ServerMessage['type'];
 
 /** What a client receives: a server message, or (WebSocket adapters) a binary message. */
 export interface BinaryMessage {

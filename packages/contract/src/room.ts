@@ -24,10 +24,17 @@ export interface RoomTransport<C> {
   bufferedAmount(conn: C): number;
   /** Attempt a 1008 close, then destroy the connection (CONTRACT.md section 4). */
   dropSlowConsumer(conn: C): void;
+  /**
+   * How to ping and terminate one connection, for transports whose library keeps no
+   * heartbeat of its own: the room then runs CONTRACT.md section 4's heartbeat for them.
+   */
+  heartbeat?: { ping(conn: C): void; terminate(conn: C): void };
 }
 
 export interface RoomOptions {
   outboundLimit?: number;
+  /** The ping interval, when the transport has a `heartbeat`; default 30 s. */
+  heartbeatInterval?: number;
   bus?: Bus | undefined;
   logger?: Logger;
 }
@@ -46,6 +53,7 @@ export class Room<C> {
   private readonly bus: Bus | undefined;
   private readonly logger: Logger;
   private readonly unsubscribe: (() => void) | undefined;
+  private readonly heartbeat: Heartbeat<C> | undefined;
   private peakBuffered = 0;
 
   constructor(
@@ -55,6 +63,16 @@ export class Room<C> {
     this.outboundLimit = options.outboundLimit ?? DEFAULTS.outboundLimit;
     this.bus = options.bus;
     this.logger = options.logger ?? silentLogger;
+    const probe = transport.heartbeat;
+    if (probe) {
+      this.heartbeat = new Heartbeat<C>(options.heartbeatInterval ?? DEFAULTS.heartbeatInterval, {
+        ping: (conn) => probe.ping(conn),
+        terminate: (conn) => {
+          this.logger.info({ id: this.idOf(conn) }, 'heartbeat timeout: terminating');
+          probe.terminate(conn);
+        },
+      });
+    }
     this.unsubscribe = this.bus?.subscribe((event) => this.deliverRemote(event));
   }
 
@@ -75,20 +93,24 @@ export class Room<C> {
     return [...this.members.keys()];
   }
 
-  /** The heartbeat for this room's connections; a terminated peer is logged with its id. */
-  heartbeat(intervalMs: number, probe: { ping(conn: C): void; terminate(conn: C): void }): Heartbeat<C> {
-    return new Heartbeat<C>(intervalMs, {
-      ping: (conn) => probe.ping(conn),
-      terminate: (conn) => {
-        this.logger.info({ id: this.idOf(conn) }, 'heartbeat timeout: terminating');
-        probe.terminate(conn);
-      },
-    });
+  /** Starts pinging (a no-op when the transport's library keeps its own heartbeat). */
+  startHeartbeat(): void {
+    this.heartbeat?.start();
+  }
+
+  stopHeartbeat(): void {
+    this.heartbeat?.stop();
+  }
+
+  /** A pong: the peer lives until the next heartbeat tick at least (any message counts too). */
+  pong(conn: C): void {
+    this.heartbeat?.alive(conn);
   }
 
   /** A connection is open: welcome it, then tell everyone else it joined. */
   add(conn: C, id: ConnectionId = newConnectionId()): ConnectionId {
     this.members.set(conn, id);
+    this.heartbeat?.track(conn);
     this.logger.debug({ id, connections: this.members.size }, 'connection joined');
     this.sendTo(conn, { type: 'welcome', id });
     this.fanout({ type: 'join', id }, conn);
@@ -101,6 +123,7 @@ export class Room<C> {
     const id = this.members.get(conn);
     if (id === undefined) return;
     this.members.delete(conn);
+    this.heartbeat?.untrack(conn);
     this.logger.debug({ id, connections: this.members.size }, 'connection left');
     this.fanout({ type: 'leave', id });
     this.bus?.publish({ kind: 'leave', origin: this.id, id });
@@ -119,6 +142,7 @@ export class Room<C> {
   /** One binary message: echoed to the sender alone, byte for byte. */
   receiveBinary(conn: C, data: Uint8Array): void {
     if (!this.members.has(conn)) return;
+    this.heartbeat?.alive(conn);
     this.transport.sendBinary(conn, data);
     this.checkBuffered(conn);
   }
@@ -126,6 +150,7 @@ export class Room<C> {
   receive(conn: C, decoded: Decoded): void {
     const from = this.members.get(conn);
     if (from === undefined) return;
+    this.heartbeat?.alive(conn);
     if (!decoded.ok) {
       this.sendTo(conn, { type: 'error', code: 'bad_request', message: decoded.reason });
       return;
@@ -143,8 +168,9 @@ export class Room<C> {
     this.bus?.publish({ kind: 'broadcast', origin: this.id, from, payload: message.payload });
   }
 
-  /** Stops listening to the bus; the adapter closes the connections. */
+  /** Stops the heartbeat and listening to the bus; the adapter closes the connections. */
   close(): void {
+    this.heartbeat?.stop();
     this.unsubscribe?.();
   }
 

@@ -32,15 +32,14 @@ interface Destroyable {
 }
 
 /**
- * The shutdown every WebSocket adapter does, in its order: stop listening, stop the heartbeat,
- * destroy the sockets still in their opening handshake, close every connection gracefully
+ * The shutdown every WebSocket adapter does, in its order (`serve` has stopped the heartbeat):
+ * stop listening, destroy the sockets still in their opening handshake, close every connection gracefully
  * (`closeAllGracefully`), destroy the upgraded sockets still lingering after their closing
  * handshake (they are no longer an http server's to close), close the http server's idle
  * keep-alive connections, and resolve once the server has stopped.
  */
 export async function shutdownWebSocketServer<C>(parts: {
   server: { close(callback: () => void): unknown; closeAllConnections?(): void };
-  heartbeat?: { stop(): void };
   handshaking: Iterable<Destroyable>;
   connections: readonly C[];
   close(conn: C): void;
@@ -50,7 +49,6 @@ export async function shutdownWebSocketServer<C>(parts: {
   lingering?: Iterable<Destroyable>;
 }): Promise<void> {
   const stopped = new Promise<void>((resolve) => parts.server.close(() => resolve()));
-  parts.heartbeat?.stop();
   for (const socket of parts.handshaking) socket.destroy();
   await closeAllGracefully(parts.connections, parts, parts.timeoutMs);
   for (const socket of parts.lingering ?? []) socket.destroy();

@@ -1,18 +1,13 @@
 import { describeConformance } from '@socketlab/conformance';
-import type { Adapter } from '@socketlab/contract';
-import { adapter as net } from '@socketlab/net';
-import { adapter as websocket } from '@socketlab/websocket';
-import { adapter as ws } from '@socketlab/ws';
+import { WEBSOCKET_ADAPTERS } from './adapters.js';
 
 /**
  * The interop matrix: each WebSocket adapter's client against each one's server runs the
  * client-side part of the suite (the raw-wire groups do not depend on the client and run
- * once per adapter in its own package). A new WebSocket adapter is one more entry here.
+ * once per adapter in its own package). The adapters are the catalog's WebSocket transports.
  */
-const websocketAdapters: Adapter[] = [net, ws, websocket];
-
-for (const server of websocketAdapters) {
-  for (const client of websocketAdapters) {
+for (const server of WEBSOCKET_ADAPTERS) {
+  for (const client of WEBSOCKET_ADAPTERS) {
     describeConformance(server, { client, groups: 'client', label: 'interop' });
   }
 }

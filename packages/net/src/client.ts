@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type Socket, connect as tcpConnect } from 'node:net';
 import {
   type ConnectOptions,
+  DEFAULTS,
   HandshakeError,
   Inbox,
   parseServerText,
@@ -66,7 +67,7 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
       settle();
       resolve(open(socket, options.maxPayload ?? CLIENT_MAX_PAYLOAD, verdict.protocol, result.rest));
     };
-    const timer = setTimeout(() => fail('handshake timed out'), options.timeout ?? 10_000);
+    const timer = setTimeout(() => fail('handshake timed out'), options.timeout ?? DEFAULTS.handshakeTimeout);
     socket.once('connect', () => {
       const path = `${target.pathname}${target.search}`;
       socket.write(upgradeRequest({ host: target.host, path, key, protocols, origin: options.origin }));

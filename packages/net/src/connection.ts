@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
-import { CloseCode, type CloseInfo } from '@socketlab/contract';
-import { CLOSE_LINGER, CLOSE_TIMEOUT, Opcode } from './constants.js';
+import { CLOSE_LINGER, CloseCode, type CloseInfo } from '@socketlab/contract';
+import { CLOSE_TIMEOUT, Opcode } from './constants.js';
 import { type ProtocolError, Receiver, type ReceiverHandlers } from './receiver.js';
 import { Sender } from './sender.js';
 

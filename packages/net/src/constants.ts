@@ -1,4 +1,3 @@
-export { CLOSE_LINGER } from '@socketlab/contract';
 /** RFC 6455 section 5.2 opcodes. */
 export const Opcode = {
   continuation: 0x0,

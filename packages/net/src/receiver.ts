@@ -1,7 +1,8 @@
-import { CloseCode } from '@socketlab/contract';
+import { isUtf8 } from 'node:buffer';
+import { CloseCode, isValidWireCloseCode } from '@socketlab/contract';
 import { MAX_CONTROL_PAYLOAD, MAX_HEADER_SIZE, Opcode } from './constants.js';
 import { copyMasked, type MaskKey, mask } from './mask.js';
-import { isValidUtf8, isValidWireCloseCode, Utf8Validator } from './validation.js';
+import { Utf8Validator } from './validation.js';
 
 /**
  * A protocol violation, as a value: the close code to answer with and a short reason
@@ -390,7 +391,7 @@ export class Receiver {
         return;
       }
       const reasonBytes = data.subarray(2);
-      if (!isValidUtf8(reasonBytes)) {
+      if (!isUtf8(reasonBytes)) {
         this.fail(violation.invalidUtf8('close reason is not UTF-8'));
         return;
       }
@@ -443,7 +444,7 @@ export class Receiver {
  */
 function decodeText(bytes: Buffer, start: number, end: number): string | undefined {
   const text = bytes.toString('utf8', start, end);
-  if (!text.includes(REPLACEMENT_CHARACTER) || isValidUtf8(bytes.subarray(start, end))) return text;
+  if (!text.includes(REPLACEMENT_CHARACTER) || isUtf8(bytes.subarray(start, end))) return text;
   return undefined;
 }
 

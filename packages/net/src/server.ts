@@ -5,15 +5,13 @@ import {
   checkUpgrade,
   DEFAULTS,
   encodeServerText,
-  listen,
   type RealtimeServer,
   Room,
   type RoomTransport,
-  realtimeServer,
   refuse,
   resolveServerOptions,
   type ServerOptions,
-  serverUrl,
+  serve,
   shutdownWebSocketServer,
 } from '@socketlab/contract';
 import { Connection, type ConnectionListener } from './connection.js';
@@ -34,6 +32,10 @@ const transport: RoomTransport<Connection> = {
     conn.close(CloseCode.policyViolation, CloseReason.slowConsumer);
     conn.terminate();
   },
+  heartbeat: {
+    ping: (conn) => conn.ping(),
+    terminate: (conn) => conn.terminate(),
+  },
 };
 
 /** A listening contract server: RFC 6455 by hand on node:net. */
@@ -41,10 +43,6 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   const opts = resolveServerOptions(options);
   const { logger } = opts;
   const room = new Room(transport, opts);
-  const heartbeat = room.heartbeat(opts.heartbeatInterval, {
-    ping: (conn) => conn.ping(),
-    terminate: (conn) => conn.terminate(),
-  });
   /** Sockets still in their opening handshake, and upgraded connections until their socket closes. */
   const handshaking = new Set<Socket>();
   const connections = new Set<Connection>();
@@ -52,15 +50,13 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   // One listener for every connection of this server: an idle connection holds no closures.
   const listener: ConnectionListener = {
     text(conn, text) {
-      heartbeat.alive(conn);
       room.receiveText(conn, text);
     },
     binary(conn, data) {
-      heartbeat.alive(conn);
       room.receiveBinary(conn, data);
     },
     pong(conn) {
-      heartbeat.alive(conn);
+      room.pong(conn);
     },
     handlerError(conn, error) {
       logger.error(
@@ -72,7 +68,6 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     // peer that never sends its FIN is finally destroyed.
     finished(conn, code) {
       logger.debug({ id: room.idOf(conn), code }, 'connection closed');
-      heartbeat.untrack(conn);
       room.remove(conn);
     },
     closed(conn) {
@@ -91,7 +86,6 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
       listener,
     });
     connections.add(conn);
-    heartbeat.track(conn);
     room.add(conn);
     conn.start(rest);
     socket.uncork();
@@ -148,18 +142,14 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   };
 
   const server = createNetServer({ noDelay: true }, handshake);
-  const port = await listen(server, opts.port, opts.host);
-  server.on('error', (error) => logger.error({ err: error.message }, 'server error'));
-  heartbeat.start();
-  return realtimeServer({
-    url: serverUrl('ws', opts.host, port),
-    port,
+  return serve({
+    server,
+    scheme: 'ws',
+    options: opts,
     room,
-    logger,
     shutdown: () =>
       shutdownWebSocketServer({
         server,
-        heartbeat,
         handshaking,
         // Every upgraded connection, also one already closing after a protocol error.
         connections: [...connections],

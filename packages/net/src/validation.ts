@@ -1,7 +1,5 @@
 import { isUtf8 } from 'node:buffer';
 
-export { isValidWireCloseCode } from '@socketlab/contract';
-
 /*
  * Incremental UTF-8 validation (RFC 3629) as a DFA, after Bjoern Hoehrmann's decoder
  * (http://bjoern.hoehrmann.de/utf-8/decoder/dfa/), rejecting overlongs, surrogates and
@@ -105,9 +103,4 @@ function lastBoundary(bytes: Uint8Array, from: number, end: number): number {
     }
   }
   return end;
-}
-
-/** Whole-buffer check for messages that arrived complete: native, no state. */
-export function isValidUtf8(bytes: Uint8Array): boolean {
-  return isUtf8(bytes);
 }

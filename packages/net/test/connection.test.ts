@@ -6,7 +6,7 @@ import {
   type Socket,
   connect as tcpConnect,
 } from 'node:net';
-import { within } from '@socketlab/conformance';
+import { within } from '@socketlab/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../src/connection.js';
 import { Opcode } from '../src/constants.js';

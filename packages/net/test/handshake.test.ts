@@ -1,13 +1,7 @@
 import { once } from 'node:events';
 import { type AddressInfo, createServer as createTcpServer, type Server, type Socket } from 'node:net';
-import {
-  acceptKeyFor as probeAcceptKey,
-  encodeFrame as probeFrame,
-  RawPeer,
-  randomKey,
-  within,
-} from '@socketlab/conformance';
-import { HandshakeError } from '@socketlab/contract';
+import { acceptKeyFor as probeAcceptKey, encodeFrame as probeFrame, RawPeer, randomKey } from '@socketlab/conformance';
+import { HandshakeError, within } from '@socketlab/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Opcode } from '../src/constants.js';
 import { acceptKeyFor, HeadReader, parseRequestHead } from '../src/handshake.js';

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { type AddressInfo, createServer, type Socket, connect as tcpConnect } from 'node:net';
-import { within } from '@socketlab/conformance';
+import { within } from '@socketlab/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Receiver } from '../src/receiver.js';
 import { Sender } from '../src/sender.js';

@@ -1,38 +1,50 @@
 import { createInProcessBus } from '@socketlab/bus';
-import type { RealtimeClient, RealtimeServer } from '@socketlab/contract';
-import { adapter } from '@socketlab/ws';
+import { type Adapter, CATALOG, type RealtimeClient, type RealtimeServer } from '@socketlab/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 
-describe('servers in one process on the in-process bus', () => {
+/** Every adapter of the catalog, loaded from its package. */
+const adapters: Adapter[] = await Promise.all(
+  CATALOG.map(async (entry) => ((await import(entry.package)) as { adapter: Adapter }).adapter),
+);
+
+describe('servers of every adapter in one process on the in-process bus', () => {
   const servers: RealtimeServer[] = [];
   const clients: RealtimeClient[] = [];
   afterEach(async () => {
     for (const client of clients.splice(0)) client.terminate();
     await Promise.all(servers.splice(0).map((server) => server.close()));
   });
-  const join = async (server: RealtimeServer) => {
-    const client = await adapter.connect(server.url);
-    clients.push(client);
-    const welcome = await client.receive('welcome');
-    return { client, id: welcome.id };
-  };
 
-  it('joins two servers in one process into one room; recipients stay local', async () => {
+  it(`joins ${adapters.map((a) => a.name).join(', ')} into one room; recipients stay local`, async () => {
     const bus = createInProcessBus();
-    servers.push(await adapter.createServer({ bus }), await adapter.createServer({ bus }));
-    const [one, two] = servers as [RealtimeServer, RealtimeServer];
-    const a = await join(one);
-    const b = await join(two);
-    expect(await a.client.receive('join')).toStrictEqual({ type: 'join', id: b.id });
+    for (const adapter of adapters) servers.push(await adapter.createServer({ bus }));
+    const members: { client: RealtimeClient; id: string }[] = [];
+    for (const [i, adapter] of adapters.entries()) {
+      const client = await adapter.connect(servers[i]!.url);
+      clients.push(client);
+      const { id } = await client.receive('welcome');
+      // Everyone already here hears of the newcomer, whichever server they are on.
+      for (const earlier of members) expect(await earlier.client.receive('join')).toStrictEqual({ type: 'join', id });
+      members.push({ client, id });
+    }
 
-    a.client.send({ type: 'broadcast', payload: { n: 1 } });
-    expect(await a.client.receive()).toStrictEqual({ type: 'broadcast', from: a.id, payload: { n: 1 } });
-    expect(await a.client.receive()).toStrictEqual({ type: 'broadcastResult', payload: { n: 1 }, recipients: 1 });
-    expect(await b.client.receive()).toStrictEqual({ type: 'broadcast', from: a.id, payload: { n: 1 } });
+    const [sender, ...others] = members as [(typeof members)[number], ...typeof members];
+    sender.client.send({ type: 'broadcast', payload: { n: 1 } });
+    expect(await sender.client.receive()).toStrictEqual({ type: 'broadcast', from: sender.id, payload: { n: 1 } });
+    expect(await sender.client.receive()).toStrictEqual({
+      type: 'broadcastResult',
+      payload: { n: 1 },
+      recipients: 1,
+    });
+    for (const other of others) {
+      expect(await other.client.receive()).toStrictEqual({ type: 'broadcast', from: sender.id, payload: { n: 1 } });
+    }
 
-    a.client.terminate();
-    expect(await b.client.receive()).toStrictEqual({ type: 'leave', id: a.id });
-    // Nothing else crossed: no echo of b's own events, no duplicates.
-    expect(b.client.pending()).toEqual([]);
+    sender.client.terminate();
+    for (const other of others) {
+      expect(await other.client.receive()).toStrictEqual({ type: 'leave', id: sender.id });
+      // Nothing else crossed: no echo of their own events, no duplicates.
+      expect(other.client.pending()).toEqual([]);
+    }
   });
 });

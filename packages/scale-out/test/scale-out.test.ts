@@ -1,10 +1,7 @@
-import { existsSync, readdirSync } from 'node:fs';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import {
   describeWithRedis,
-  eventually,
   freePort,
   startThrowawayRedis,
   TEST_REDIS_URL,
@@ -12,30 +9,14 @@ import {
   uniquePrefix,
 } from '@socketlab/bus/testing';
 import { type ServerProcess, startServerProcess } from '@socketlab/cli/process';
-import type { Adapter, ConnectionId, ConnectOptions, RealtimeClient } from '@socketlab/contract';
-import { adapter as socketioAdapter } from '@socketlab/socketio';
-import { adapter as wsAdapter } from '@socketlab/ws';
+import { type ConnectionId, type ConnectOptions, eventually, type RealtimeClient } from '@socketlab/contract';
 import { afterEach, expect, it } from 'vitest';
+import { APPS, appsDir, clientFor } from './clients.js';
 
 /**
  * Scale-out as a user runs it (CONTRACT.md section 5): server apps in their own processes,
  * started from their sources with --redis-url, real clients, a real Redis.
  */
-const appsDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../../apps');
-const APPS = readdirSync(appsDir, { withFileTypes: true })
-  .filter((entry) => entry.isDirectory() && entry.name.endsWith('-server'))
-  .filter((entry) => existsSync(join(appsDir, entry.name, 'src', 'main.ts')))
-  .map((entry) => entry.name)
-  .sort();
-
-/** Which client speaks to which app. Every WebSocket app speaks RFC 6455, so one client fits all three. */
-const CLIENTS: Record<string, Adapter> = {
-  'ws-server': wsAdapter,
-  'net-server': wsAdapter,
-  'websocket-server': wsAdapter,
-  'socketio-server': socketioAdapter,
-};
-
 const BOOT = 60_000;
 const CROSS = 10_000;
 
@@ -63,8 +44,7 @@ await describeWithRedis('scale-out over Redis (server apps as processes)', () =>
   };
   const onRedis = (prefix: string, url = TEST_REDIS_URL) => ['--redis-url', url, '--redis-prefix', prefix];
   const joinTo = async (server: ServerProcess, app = server.name, options: ConnectOptions = {}): Promise<Member> => {
-    const clientAdapter = CLIENTS[app];
-    if (!clientAdapter) throw new Error(`no client for ${app}: add it to CLIENTS in this test`);
+    const clientAdapter = clientFor(app);
     const client = await clientAdapter.connect(server.url, options);
     clients.push(client);
     const welcome = await client.receive();
@@ -85,11 +65,6 @@ await describeWithRedis('scale-out over Redis (server apps as processes)', () =>
       expect(stale.has(message.id), `${earlier.app} got join ${message.id}, expected ${member.id}`).toBe(true);
     }
   };
-
-  it('knows a client for every server app on main', () => {
-    expect(APPS).toContain('ws-server');
-    for (const app of APPS) expect(CLIENTS[app], `a client for ${app}`).toBeDefined();
-  });
 
   it(
     'two ws-server processes on one Redis are one room: join, broadcast, leave; recipients stay local',
@@ -221,7 +196,7 @@ await describeWithRedis('scale-out over Redis (server apps as processes)', () =>
     const exit = server.stop('SIGTERM');
     for (const member of members) {
       const closed = await member.client.closed;
-      if (CLIENTS[app]?.capabilities.closeCodes) expect(closed.code).toBe(1001);
+      if (clientFor(app).capabilities.closeCodes) expect(closed.code).toBe(1001);
     }
     expect(await exit).toBe(0);
   };

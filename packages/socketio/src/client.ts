@@ -1,8 +1,9 @@
-import { Agent, type ClientRequest } from 'node:http';
+import { Agent } from 'node:http';
 import {
   CloseCode,
   type CloseInfo,
   type ConnectOptions,
+  DEFAULTS,
   fromEvent,
   HandshakeError,
   Inbox,
@@ -10,16 +11,7 @@ import {
   type RealtimeClient,
 } from '@socketlab/contract';
 import { io, type Socket } from 'socket.io-client';
-
-/**
- * The parts of engine.io-client 6.6's transports this client drives that its typings leave
- * out: the websocket transport's `ws` socket (Node), and the polling transport's `pause`.
- */
-interface ClientTransportInternals {
-  readonly name: string;
-  ws?: { terminate(): void; _socket?: { pause(): void } } | null;
-  pause(onPause: () => void): void;
-}
+import { checkClientInternals, clientWsOf, pausePolling, pauseTcp, requestOn } from './internals.js';
 
 /** Reasons socket.io gives for a disconnect somebody asked for; anything else was abnormal. */
 const ORDERLY = new Set(['io server disconnect', 'io client disconnect']);
@@ -35,7 +27,7 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
     reconnection: false,
     transports: [transportName],
     upgrade: false,
-    timeout: options.timeout ?? 10_000,
+    timeout: options.timeout ?? DEFAULTS.handshakeTimeout,
     // Node's XHR and ws both send these; an Origin header is what a browser would send.
     ...(options.origin === undefined ? {} : { extraHeaders: { Origin: options.origin } }),
     ...(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload }),
@@ -74,9 +66,9 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
     });
     socket.once('connect', () => {
       // The transport never changes: no upgrade was asked for.
-      const transport = socket.io.engine.transport as unknown as ClientTransportInternals;
-      const ws = transport.ws ?? undefined;
-      resolve({
+      const transport = socket.io.engine.transport;
+      const ws = clientWsOf(transport);
+      const client: RealtimeClient = {
         protocol: '',
         send: (message) => {
           const { type, ...rest } = message;
@@ -98,10 +90,10 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
         pauseReading: () => {
           if (ws) {
             // A paused TCP socket: the server's pings and messages pile up unread.
-            ws._socket?.pause();
+            pauseTcp(ws);
           } else {
             // No further polls (the one in flight completes): the server keeps everything queued.
-            transport.pause(() => {});
+            pausePolling(transport);
           }
         },
         terminate: () => {
@@ -113,11 +105,19 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
           // A paused transport sends nothing more (not even the disconnect packet); then the
           // client's connections are cut, like a killed browser tab's: the server sees its
           // pending poll end abruptly.
-          transport.pause(() => {});
+          pausePolling(transport);
           if (agent) cutConnections(agent);
           socket.disconnect();
         },
-      });
+      };
+      // Fails naming the engine.io-client, ws or Node internal an upgrade moved (see internals.ts).
+      checkClientInternals(transport).then(
+        () => resolve(client),
+        (error: unknown) => {
+          socket.disconnect();
+          reject(error);
+        },
+      );
     });
   });
 }
@@ -131,8 +131,7 @@ function cutConnections(agent: Agent): void {
   setImmediate(() => {
     for (const sockets of Object.values(agent.sockets)) {
       for (const socket of sockets ?? []) {
-        // Node's own link from a socket to the request it carries; not in @types/node.
-        const request = (socket as { _httpMessage?: ClientRequest | null })._httpMessage;
+        const request = requestOn(socket);
         if (request && !request.writableFinished) request.once('finish', () => socket.destroy());
         else socket.destroy();
       }

@@ -12,35 +12,21 @@ import {
   guardHttpServer,
   httpRefusal,
   isOriginAllowed,
-  listen,
   type RealtimeServer,
   Room,
   type RoomTransport,
-  realtimeServer,
   resolveServerOptions,
   type ServerMessage,
   type ServerOptions,
-  serverUrl,
+  serve,
   toEvent,
 } from '@socketlab/contract';
 import { Server as EngineServer, type Socket as EngineSocket } from 'engine.io';
 import { Server as IoServer, type Socket } from 'socket.io';
+import { checkEngineInternals, pollResponseSocketOf, runQueuedPollingClose, wsSocketOf } from './internals.js';
 
 /** socket.io's default path: what every stock client asks for (CONTRACT.md section 3). */
 export const SOCKET_IO_PATH = '/socket.io/';
-
-/**
- * The parts of engine.io's transports this adapter reads that its typings leave out.
- * engine.io 6.6: the websocket transport keeps its `ws` socket in `socket`; the polling
- * transport keeps the pending GET's response in `res`, and a close it could not send yet
- * (no GET pending) in `shouldClose`, which otherwise fires after a fixed 30 s.
- */
-interface TransportInternals {
-  readonly name: string;
-  socket?: { readonly bufferedAmount: number; readonly readyState: number; terminate(): void } & NodeJS.EventEmitter;
-  res?: ServerResponse | null;
-  shouldClose?: (() => void) | null;
-}
 
 /** An engine.io packet as its `packetCreate` event gives it. */
 interface EnginePacket {
@@ -65,15 +51,13 @@ class OutboundMeter {
     // engine.io hands its whole write buffer to the transport at once.
     conn.on('flush', () => {
       this.queuedBytes = 0;
-      const transport = conn.transport as unknown as TransportInternals;
-      if (transport.name === 'polling') this.pollSocket = (transport.res?.socket as NetSocket | null) ?? undefined;
+      if (conn.transport.name === 'polling') this.pollSocket = pollResponseSocketOf(conn);
     });
   }
 
   /** Unsent bytes: engine.io's queue plus what its transport has not handed to the kernel. */
   bufferedAmount(conn: EngineSocket): number {
-    const transport = conn.transport as unknown as TransportInternals;
-    if (transport.name === 'websocket') return this.queuedBytes + (transport.socket?.bufferedAmount ?? 0);
+    if (conn.transport.name === 'websocket') return this.queuedBytes + (wsSocketOf(conn)?.bufferedAmount ?? 0);
     return this.queuedBytes + (this.pollSocket?.writableLength ?? 0);
   }
 }
@@ -105,8 +89,7 @@ function lingerAfterEnd(socket: NetSocket, upgraded: Set<NetSocket>): void {
  * instead of ws's 30 s. The session is already gone from socket.io's view (disconnect, leave).
  */
 function terminateLeftover(conn: EngineSocket): void {
-  const transport = conn.transport as unknown as TransportInternals;
-  const ws = transport.name === 'websocket' ? transport.socket : undefined;
+  const ws = wsSocketOf(conn);
   if (!ws || ws.readyState === WS_CLOSED) return;
   const timer = setTimeout(() => ws.terminate(), CLOSE_LINGER);
   ws.once('close', () => clearTimeout(timer));
@@ -114,13 +97,12 @@ function terminateLeftover(conn: EngineSocket): void {
 
 /** Ends a connection now, without waiting for a peer that may never answer. */
 function terminateTransport(conn: EngineSocket): void {
-  const transport = conn.transport as unknown as TransportInternals;
-  if (transport.name === 'websocket') {
-    transport.socket?.terminate();
+  if (conn.transport.name === 'websocket') {
+    wsSocketOf(conn)?.terminate();
     return;
   }
   // A polling close queued for the next GET: run it now instead of after 30 s.
-  transport.shouldClose?.();
+  runQueuedPollingClose(conn);
   // discard: close without waiting for the write buffer to drain.
   conn.close(true);
 }
@@ -137,8 +119,7 @@ function closeTransport(conn: EngineSocket): void {
 
 /** Resolves when the connection is really gone: the websocket closed, or the polling session ended. */
 function transportClosed(conn: EngineSocket): Promise<void> {
-  const transport = conn.transport as unknown as TransportInternals;
-  const ws = transport.name === 'websocket' ? transport.socket : undefined;
+  const ws = wsSocketOf(conn);
   if (ws) {
     return new Promise((resolve) => (ws.readyState === WS_CLOSED ? resolve() : ws.once('close', () => resolve())));
   }
@@ -176,6 +157,8 @@ export interface SocketIoServer extends RealtimeServer {
 
 /** A listening contract server on socket.io, serving both the websocket and the long-polling transports. */
 export async function createServer(options: ServerOptions = {}): Promise<SocketIoServer> {
+  // Before anything else: fails naming the engine.io internal an upgrade moved (see internals.ts).
+  checkEngineInternals();
   const opts = resolveServerOptions(options);
   const { logger } = opts;
   /** Per engine.io session, from its first packet on. */
@@ -246,8 +229,8 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
   /** engine.io sessions by id, for the polling requests that name one. */
   const sessions = new Map<string, EngineSocket>();
   engine.on('connection', (conn: EngineSocket) => {
-    // `id` is public in engine.io's docs, private in its typings.
-    const { id } = conn as unknown as { id: string };
+    // The session id (engine.io sets it on the session's first transport; `conn.id` is private).
+    const id = conn.transport.sid;
     sessions.set(id, conn);
     meters.set(conn, new OutboundMeter(conn));
     conn.once('close', () => {
@@ -346,12 +329,11 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
     });
   }
 
-  const port = await listen(httpServer, opts.port, opts.host);
-  const server = realtimeServer({
-    url: serverUrl('http', opts.host, port),
-    port,
+  const server = await serve({
+    server: httpServer,
+    scheme: 'http',
+    options: opts,
     room,
-    logger,
     shutdown: async () => {
       // Polling sessions need new HTTP requests (often on new connections) to receive their
       // close and to answer it, so the listener stays open until they are done; only new

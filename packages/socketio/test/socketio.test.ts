@@ -1,8 +1,8 @@
 import { request } from 'node:http';
 import { connect as netConnect } from 'node:net';
-import { closePayload, type Joined, Opcode, RawPeer, useHarness, within } from '@socketlab/conformance';
+import { closePayload, type Joined, Opcode, RawPeer, useHarness } from '@socketlab/conformance';
 import type { RealtimeServer, ServerOptions } from '@socketlab/contract';
-import { CLOSE_LINGER } from '@socketlab/contract';
+import { CLOSE_LINGER, within } from '@socketlab/contract';
 import { describe, expect, it } from 'vitest';
 import { adapter, SOCKET_IO_PATH } from '../src/index.js';
 

@@ -2,6 +2,7 @@ import {
   CloseCode,
   type CloseInfo,
   type ConnectOptions,
+  DEFAULTS,
   HandshakeError,
   Inbox,
   parseServerText,
@@ -10,8 +11,8 @@ import {
   webSocketClient,
 } from '@socketlab/contract';
 import websocket from 'websocket';
+import { checkConnectionInternals, closeCodeOf, interceptFrames } from './internals.js';
 
-const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 const CLOSE_OPCODE = 0x08;
 
 /** A contract client on WebSocket-Node's WebSocketClient. */
@@ -21,7 +22,7 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
       ? {}
       : { maxReceivedFrameSize: options.maxPayload, maxReceivedMessageSize: options.maxPayload }),
   });
-  const timeoutMs = options.timeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  const timeoutMs = options.timeout ?? DEFAULTS.handshakeTimeout;
 
   return new Promise((resolve, reject) => {
     // WebSocketClient has no handshake timeout of its own.
@@ -42,6 +43,14 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
     });
     client.on('connect', (connection) => {
       clearTimeout(timer);
+      try {
+        // Fails naming the WebSocket-Node internal an upgrade moved (see internals.ts).
+        checkConnectionInternals(connection, 'client');
+      } catch (error) {
+        connection.drop(CloseCode.internalError, 'library internals missing', true);
+        reject(error);
+        return;
+      }
       resolve(wrap(connection));
     });
     client.connect(url, [...(options.protocols ?? [SUBPROTOCOL])], options.origin);
@@ -60,14 +69,12 @@ function wrap(connection: websocket.connection): RealtimeClient {
   // The library reports 1006 when the socket errors (a reset) after the server's close
   // frame arrived, overwriting the code it read: keep the code that was on the wire.
   let received: CloseInfo | undefined;
-  const processFrame = connection.processFrame.bind(connection);
-  connection.processFrame = (frame) => {
+  interceptFrames(connection, (frame, next) => {
     if (frame.opcode === CLOSE_OPCODE && received === undefined) {
-      const code = frame.closeStatus === -1 ? CloseCode.noStatus : frame.closeStatus;
-      received = { code, reason: frame.binaryPayload.toString('utf8') };
+      received = { code: closeCodeOf(frame) ?? CloseCode.noStatus, reason: frame.binaryPayload.toString('utf8') };
     }
-    processFrame(frame);
-  };
+    next(frame);
+  });
   const closed = new Promise<CloseInfo>((resolve) => {
     connection.once('close', (code, description) => {
       const info = received ?? { code, reason: description ?? '' };

@@ -2,11 +2,49 @@ import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { CLOSE_LINGER, CloseCode, isValidWireCloseCode } from '@socketlab/contract';
 import type websocket from 'websocket';
+import {
+  closeCodeOf,
+  failedToParse,
+  frameBeingParsed,
+  hasOneByteClosePayload,
+  headerBytesOf,
+  interceptFrames,
+  mappingCloseCodes,
+} from './internals.js';
 
 /**
  * What WebSocket-Node 1.0.35 lets through or gets wrong, fixed per connection without
- * forking the library. Every fix here is listed in the package README under "Gaps".
+ * forking the library: `hardenConnection` installs every fix. Each is listed in the package
+ * README under "Gaps"; the library internals they use are in internals.ts.
  */
+
+type Connection = websocket.connection;
+
+export interface HardeningOptions {
+  /** The longest a dropped connection keeps reading its peer's last bytes (the shutdown timeout). */
+  lingerMs: number;
+  /** Sockets still draining after a drop or a closing handshake, for the shutdown to destroy. */
+  lingering: Set<Socket>;
+  /** Called once the closing handshake is done, before the peer's FIN: the connection is over. */
+  onClosingHandshakeDone: () => void;
+}
+
+/**
+ * Installs every fix on a connection the library just accepted. Each patch wraps the method as
+ * it finds it, so a later one runs first, and the order matters twice:
+ * - `processFrame`: `finishOnClosingHandshake`, then `enforceClientFrameRules` around it. A frame
+ *   the rules refuse is dropped before the library sees it, so it never counts as the end of a
+ *   closing handshake.
+ * - `drop`: `lingerOnDrop`, then `reportOversizeLengthAsTooBig` around it, so the 1009 it puts in
+ *   place of the library's 1002 still goes out through the lingering drop. Drops from the frame
+ *   rules look `connection.drop` up when they happen, so they go through both.
+ */
+export function hardenConnection(connection: Connection, options: HardeningOptions): void {
+  finishOnClosingHandshake(connection, options.lingering, options.onClosingHandshakeDone);
+  enforceClientFrameRules(connection);
+  lingerOnDrop(connection, options.lingerMs, options.lingering);
+  reportOversizeLengthAsTooBig(connection);
+}
 
 const CLOSE_OPCODE = 0x08;
 
@@ -25,12 +63,13 @@ interface Violation {
 export function clientFrameViolation(frame: websocket.frame): Violation | undefined {
   if (!frame.mask) return { code: CloseCode.protocolError, reason: 'client frames must be masked' };
   if (frame.opcode !== CLOSE_OPCODE) return undefined;
-  if (frame.invalidCloseFrameLength) {
+  if (hasOneByteClosePayload(frame)) {
     return { code: CloseCode.protocolError, reason: 'a close frame payload cannot be one byte' };
   }
-  // The library reports -1 when the close frame carried no code at all, which is allowed.
-  if (frame.closeStatus !== -1 && !isValidWireCloseCode(frame.closeStatus)) {
-    return { code: CloseCode.protocolError, reason: `close code ${frame.closeStatus} is not allowed on the wire` };
+  // A close frame without a code is allowed.
+  const code = closeCodeOf(frame);
+  if (code !== undefined && !isValidWireCloseCode(code)) {
+    return { code: CloseCode.protocolError, reason: `close code ${code} is not allowed on the wire` };
   }
   if (!isUtf8(frame.binaryPayload)) {
     return { code: CloseCode.invalidPayload, reason: 'close reason is not valid UTF-8' };
@@ -43,28 +82,24 @@ export function clientFrameViolation(frame: websocket.frame): Violation | undefi
  * answer to a peer's close echo its code (RFC 6455 5.5.1, as ws and net do): the library
  * answers every valid close with 1000.
  */
-export function enforceClientFrameRules(connection: websocket.connection): void {
-  const processFrame = connection.processFrame.bind(connection);
-  connection.processFrame = (frame) => {
+function enforceClientFrameRules(connection: Connection): void {
+  interceptFrames(connection, (frame, next) => {
     const violation = clientFrameViolation(frame);
     if (violation) {
       connection.drop(violation.code, violation.reason);
       return;
     }
-    const echoed = frame.opcode === CLOSE_OPCODE && frame.closeStatus !== -1 ? frame.closeStatus : undefined;
+    const echoed = frame.opcode === CLOSE_OPCODE ? closeCodeOf(frame) : undefined;
     if (echoed === undefined) {
-      processFrame(frame);
+      next(frame);
       return;
     }
-    const sendCloseFrame = connection.sendCloseFrame;
-    connection.sendCloseFrame = (code, text, cb) =>
-      sendCloseFrame.call(connection, code === CloseCode.normal ? echoed : code, text, cb);
-    try {
-      processFrame(frame);
-    } finally {
-      connection.sendCloseFrame = sendCloseFrame;
-    }
-  };
+    mappingCloseCodes(
+      connection,
+      (code) => (code === CloseCode.normal ? echoed : code),
+      () => next(frame),
+    );
+  });
 }
 
 /** RFC 6455 5.2: a second length byte of 127 means a 64-bit extended payload length follows. */
@@ -78,9 +113,9 @@ const LENGTH_64_BIT_MARKER = 127;
  * ones the library parsed: byte 1 holds the 7-bit length, bytes 2-9 the extended length.
  */
 export function claimsLengthOver32Bits(frame: websocket.frame): boolean {
-  const header = frame.frameHeader;
+  const header = headerBytesOf(frame);
   return (
-    frame.protocolError &&
+    failedToParse(frame) &&
     header.length >= 10 &&
     ((header[1] ?? 0) & 0x7f) === LENGTH_64_BIT_MARKER &&
     header.readUInt32BE(2) !== 0
@@ -92,10 +127,10 @@ export function claimsLengthOver32Bits(frame: websocket.frame): boolean {
  * (see `claimsLengthOver32Bits`). The library drops it on the next tick after parsing the
  * header, before it reads any more input, so `currentFrame` is still that frame.
  */
-export function reportOversizeLengthAsTooBig(connection: websocket.connection): void {
+function reportOversizeLengthAsTooBig(connection: Connection): void {
   const drop = connection.drop.bind(connection);
   connection.drop = (reasonCode, description, skipCloseFrame) => {
-    if (reasonCode === CloseCode.protocolError && claimsLengthOver32Bits(connection.currentFrame)) {
+    if (reasonCode === CloseCode.protocolError && claimsLengthOver32Bits(frameBeingParsed(connection))) {
       drop(CloseCode.messageTooBig, 'frame length over 2^32 - 1', skipCloseFrame);
     } else {
       drop(reasonCode, description, skipCloseFrame);
@@ -111,7 +146,7 @@ export function reportOversizeLengthAsTooBig(connection: websocket.connection): 
  * closing handshake; destroy after `lingerMs` at the latest. A drop without a close frame (dead
  * peer, heartbeat, terminate) still destroys at once.
  */
-export function lingerOnDrop(connection: websocket.connection, lingerMs: number, lingering: Set<Socket>): void {
+function lingerOnDrop(connection: Connection, lingerMs: number, lingering: Set<Socket>): void {
   const libraryDrop = connection.drop.bind(connection);
   connection.drop = (reasonCode, description, skipCloseFrame) => {
     const { socket } = connection;
@@ -138,23 +173,17 @@ export function lingerOnDrop(connection: websocket.connection, lingerMs: number,
  * `finished` when a close frame the library handled completed the handshake (it answered the
  * peer's close, or it was the answer to ours): exactly when the library has ended the socket
  * by then. The socket then lingers like a dropped one, `CLOSE_LINGER` of silence at most.
- * Install it before `enforceClientFrameRules`, so that only frames the library saw count.
  */
-export function finishOnClosingHandshake(
-  connection: websocket.connection,
-  lingering: Set<Socket>,
-  finished: () => void,
-): void {
-  const processFrame = connection.processFrame.bind(connection);
-  connection.processFrame = (frame) => {
-    processFrame(frame);
+function finishOnClosingHandshake(connection: Connection, lingering: Set<Socket>, finished: () => void): void {
+  interceptFrames(connection, (frame, next) => {
+    next(frame);
     const { socket } = connection;
     if (frame.opcode !== CLOSE_OPCODE || !socket.writableEnded || socket.destroyed || lingering.has(socket)) return;
     finished();
     socket.setTimeout(CLOSE_LINGER, () => socket.destroy());
     lingering.add(socket);
     socket.once('close', () => lingering.delete(socket));
-  };
+  });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { type Adapter, WEBSOCKET_CAPABILITIES } from '@socketlab/contract';
 import { connect } from './client.js';
-import { createServer } from './server.js';
+import { createServer, WEBSOCKET_ADAPTER_DEFAULTS } from './server.js';
 
 export { connect } from './client.js';
 export { clientFrameViolation } from './hardening.js';
@@ -10,6 +10,7 @@ export { createServer, WEBSOCKET_ADAPTER_DEFAULTS } from './server.js';
 export const adapter: Adapter = {
   name: 'websocket',
   capabilities: WEBSOCKET_CAPABILITIES,
+  defaults: WEBSOCKET_ADAPTER_DEFAULTS,
   createServer,
   connect,
 };

@@ -7,23 +7,17 @@ import {
   encodeServerText,
   guardHttpServer,
   type HandshakeVerdict,
-  listen,
   type RealtimeServer,
   Room,
   type RoomTransport,
-  realtimeServer,
   resolveServerOptions,
   type ServerOptions,
-  serverUrl,
+  serve,
   shutdownWebSocketServer,
 } from '@socketlab/contract';
 import websocket from 'websocket';
-import {
-  enforceClientFrameRules,
-  finishOnClosingHandshake,
-  lingerOnDrop,
-  reportOversizeLengthAsTooBig,
-} from './hardening.js';
+import { hardenConnection } from './hardening.js';
+import { checkConnectionInternals, probeConnection } from './internals.js';
 
 type Connection = websocket.connection;
 
@@ -58,6 +52,8 @@ const transport: RoomTransport<Connection> = {
 
 /** A listening contract server on WebSocket-Node. */
 export async function createServer(options: ServerOptions = {}): Promise<RealtimeServer> {
+  // Before anything else: fails naming the WebSocket-Node internal an upgrade moved (see internals.ts).
+  checkConnectionInternals(probeConnection());
   const opts = resolveServerOptions(options, WEBSOCKET_ADAPTER_DEFAULTS);
   const { logger } = opts;
   const room = new Room(transport, opts);
@@ -96,24 +92,26 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     // The connection removed every socket error listener and adds its own only once the
     // 101 answer is flushed: an error in between would otherwise crash the process.
     connection.socket.on('error', (error) => logger.debug({ err: error.message }, 'socket error'));
-    // The room is left when the closing handshake is done, not when a peer that never sends
-    // its FIN is finally gone (a drop emits close at once).
-    finishOnClosingHandshake(connection, lingering, () => room.remove(connection));
-    enforceClientFrameRules(connection);
-    lingerOnDrop(connection, opts.shutdownTimeout, lingering);
-    // After lingerOnDrop: its corrected code then goes through the lingering drop.
-    reportOversizeLengthAsTooBig(connection);
+    hardenConnection(connection, {
+      lingerMs: opts.shutdownTimeout,
+      lingering,
+      // The room is left when the closing handshake is done, not when a peer that never sends
+      // its FIN is finally gone (a drop emits close at once).
+      onClosingHandshakeDone: () => room.remove(connection),
+    });
     closedConnections.set(connection, new Promise((resolve) => connection.once('close', () => resolve())));
-    connection.on('error', (error) => logger.debug({ id, err: error.message }, 'connection error'));
+    connection.on('error', (error) =>
+      logger.debug({ id: room.idOf(connection), err: error.message }, 'connection error'),
+    );
     connection.on('close', (code, description) => {
-      logger.debug({ id, code, description }, 'connection closed');
+      logger.debug({ id: room.idOf(connection), code, description }, 'connection closed');
       room.remove(connection);
     });
     connection.on('message', (message) => {
       if (message.type === 'utf8') room.receiveText(connection, message.utf8Data);
       else room.receiveBinary(connection, message.binaryData);
     });
-    const id = room.add(connection);
+    room.add(connection);
   };
 
   const verdicts = new WeakMap<Socket, HandshakeVerdict & { ok: true }>();
@@ -138,12 +136,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     library.handleUpgrade(request, socket as Socket);
   });
 
-  const port = await listen(httpServer, opts.port, opts.host);
-  return realtimeServer({
-    url: serverUrl('ws', opts.host, port),
-    port,
+  return serve({
+    server: httpServer,
+    scheme: 'ws',
+    options: opts,
     room,
-    logger,
     // Not library.shutDown(): it closes with 1000 instead of 1001, never terminates a peer
     // that does not answer, and gives no way to learn when it is done.
     shutdown: () =>

@@ -1,15 +1,6 @@
 import { type AddressInfo, createServer as createNetServer, connect as tcpConnect } from 'node:net';
-import {
-  acceptKeyFor,
-  closePayload,
-  encodeFrame,
-  eventually,
-  Opcode,
-  RawPeer,
-  upgradeRequestText,
-  within,
-} from '@socketlab/conformance';
-import { HandshakeError, type RealtimeServer } from '@socketlab/contract';
+import { acceptKeyFor, closePayload, encodeFrame, Opcode, RawPeer, upgradeRequestText } from '@socketlab/conformance';
+import { eventually, HandshakeError, type RealtimeServer, within } from '@socketlab/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { clientFrameViolation, connect, createServer } from '../src/index.js';
 

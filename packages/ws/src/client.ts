@@ -1,6 +1,7 @@
 import {
   type CloseInfo,
   type ConnectOptions,
+  DEFAULTS,
   HandshakeError,
   Inbox,
   parseServerText,
@@ -14,7 +15,7 @@ import { WebSocket } from 'ws';
 export function connect(url: string, options: ConnectOptions = {}): Promise<RealtimeClient> {
   const ws = new WebSocket(url, [...(options.protocols ?? [SUBPROTOCOL])], {
     perMessageDeflate: false,
-    handshakeTimeout: options.timeout ?? 10_000,
+    handshakeTimeout: options.timeout ?? DEFAULTS.handshakeTimeout,
     ...(options.origin === undefined ? {} : { origin: options.origin }),
     ...(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload }),
   });

@@ -7,15 +7,13 @@ import {
   DEFAULTS,
   encodeServerText,
   guardHttpServer,
-  listen,
   type RealtimeServer,
   Room,
   type RoomTransport,
-  realtimeServer,
   resolveServerOptions,
   type ServerOptions,
   SUBPROTOCOL,
-  serverUrl,
+  serve,
   shutdownWebSocketServer,
 } from '@socketlab/contract';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -32,6 +30,10 @@ const transport: RoomTransport<WebSocket> = {
   dropSlowConsumer: (ws) => {
     ws.close(CloseCode.policyViolation, CloseReason.slowConsumer);
     ws.terminate();
+  },
+  heartbeat: {
+    ping: (ws) => ws.ping(),
+    terminate: (ws) => ws.terminate(),
   },
 };
 
@@ -56,10 +58,6 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   const opts = resolveServerOptions(options);
   const { logger } = opts;
   const room = new Room(transport, opts);
-  const heartbeat = room.heartbeat(opts.heartbeatInterval, {
-    ping: (ws) => ws.ping(),
-    terminate: (ws) => ws.terminate(),
-  });
   const httpServer = createHttpServer({ maxHeaderSize: DEFAULTS.maxHeadSize });
   // ws checks what it is given; everything the contract adds is checked before (see guard).
   const wss = new WebSocketServer({
@@ -76,41 +74,32 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     wss.handleUpgrade(request, socket, head, (ws) => {
       upgraded.add(socket as Socket);
       socket.once('close', () => upgraded.delete(socket as Socket));
-      ws.on('error', (error) => logger.debug({ id, err: error.message }, 'connection error'));
-      const leave = (): void => {
-        heartbeat.untrack(ws);
-        room.remove(ws);
-      };
+      ws.on('error', (error) => logger.debug({ id: room.idOf(ws), err: error.message }, 'connection error'));
       // The room is left when the closing handshake is done or the connection failed, not
       // when a peer that never sends its FIN is finally gone.
-      onServerEnded(socket as Socket, leave);
+      onServerEnded(socket as Socket, () => room.remove(ws));
       ws.on('close', (code) => {
-        logger.debug({ id, code }, 'connection closed');
-        leave();
+        logger.debug({ id: room.idOf(ws), code }, 'connection closed');
+        room.remove(ws);
       });
-      ws.on('pong', () => heartbeat.alive(ws));
+      ws.on('pong', () => room.pong(ws));
       ws.on('message', (data, isBinary) => {
-        heartbeat.alive(ws);
         const bytes = data as Buffer;
         if (isBinary) room.receiveBinary(ws, bytes);
         else room.receiveText(ws, bytes.toString('utf8'));
       });
-      heartbeat.track(ws);
-      const id = room.add(ws);
+      room.add(ws);
     });
   });
 
-  const port = await listen(httpServer, opts.port, opts.host);
-  heartbeat.start();
-  return realtimeServer({
-    url: serverUrl('ws', opts.host, port),
-    port,
+  return serve({
+    server: httpServer,
+    scheme: 'ws',
+    options: opts,
     room,
-    logger,
     shutdown: () =>
       shutdownWebSocketServer({
         server: httpServer,
-        heartbeat,
         handshaking,
         connections: room.connections(),
         close: (ws) => ws.close(CloseCode.goingAway, CloseReason.shutdown),
