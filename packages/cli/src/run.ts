@@ -48,8 +48,9 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
     const where = `${parsed.options.host}:${parsed.options.port}`;
     logger.debug({ err: error, code }, 'could not start');
     await bus?.close();
-    // Only an error of listen() is about the address; anything else (a library check) says itself.
-    if (syscall !== 'listen') return await fail(app, `cannot start: ${message}`);
+    // Only an error of listen() (bind() in a cluster worker) is about the address; anything
+    // else (a library's start-up check) says what it is itself.
+    if (syscall !== 'listen' && syscall !== 'bind') return await fail(app, `cannot start: ${message}`);
     return await fail(app, `cannot listen on ${where}: ${code === 'EADDRINUSE' ? 'address already in use' : message}`);
   }
   if (worker) {

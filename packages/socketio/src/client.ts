@@ -19,9 +19,12 @@ const ORDERLY = new Set(['io server disconnect', 'io client disconnect']);
 /** A contract client on socket.io-client, over one transport, never upgrading or reconnecting. */
 export function connect(url: string, options: ConnectOptions = {}): Promise<RealtimeClient> {
   const transportName = options.transport ?? 'websocket';
-  // Polling: this client's own connections, so terminate() can cut exactly them. Idle
-  // keep-alive sockets do not hold the process open (Node unrefs them).
-  const agent = transportName === 'polling' ? new Agent({ keepAlive: true }) : undefined;
+  // Polling: this client's own connections, so terminate() can cut exactly them. No
+  // keep-alive pool: Node's agent keeps a socket whose request was aborted before it
+  // connected, never used, and a server that closes such a silent connection (ours after its
+  // head timeout) races the agent's next reuse of it, which fails the session with a
+  // "transport error"; Node's agent does not retry on a reused socket as browsers do.
+  const agent = transportName === 'polling' ? new Agent({ keepAlive: false }) : undefined;
   const socket: Socket = io(url, {
     forceNew: true,
     reconnection: false,
