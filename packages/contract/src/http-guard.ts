@@ -48,6 +48,8 @@ export function guardHttpServer(
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     settle(socket);
     if (error.code === 'HPE_HEADER_OVERFLOW') refuse(socket, 431, 'request head too large');
+    // Node's own headersTimeout / requestTimeout: a request that did not arrive in time.
+    else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') refuse(socket, 408, 'request not complete in time');
     else if (error.code === 'ECONNRESET' || !socket.writable) socket.destroy();
     else refuse(socket, 400, 'malformed HTTP request');
   });

@@ -233,6 +233,30 @@ describe('guardHttpServer', () => {
     await peer.waitClosed();
   });
 
+  it("answers 408, not 400, to Node's own request timeout (a body that never completes)", async () => {
+    const server = createHttpServer({ requestTimeout: 200, connectionsCheckingInterval: 50 });
+    // A plain-HTTP library (socket.io's polling) that waits for the body before it answers.
+    guardHttpServer(
+      server,
+      {
+        allowedOrigins: DEFAULTS.allowedOrigins,
+        requireProtocol: false,
+        handshakeTimeout: DEFAULTS.handshakeTimeout,
+        logger: silentLogger,
+        serve: (request) => request.resume(),
+      },
+      () => {},
+    );
+    servers.push({ server, sockets: new Set() });
+    server.listen(0, '127.0.0.1');
+    await within(once(server, 'listening'), 5_000, 'the guarded server to listen');
+    const peer = new Peer((server.address() as AddressInfo).port);
+    peer.write('POST /socket.io/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\nab');
+    const response = await peer.response();
+    expect(response.status).toBe(408);
+    expect(response.body).toBe('request not complete in time\n');
+  });
+
   it('answers 431 to a head over Node’s own header limit', async () => {
     const guard = await guarded();
     const { peer } = await peerOf(guard);
