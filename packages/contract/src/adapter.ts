@@ -1,5 +1,5 @@
 import type { ClientMessage, Incoming, IncomingOfType } from './messages.js';
-import type { ServerOptions } from './options.js';
+import type { PerMessageDeflateOptions, ServerOptions } from './options.js';
 
 /**
  * What a transport can express. The conformance suite picks its groups from these,
@@ -16,6 +16,8 @@ export interface Capabilities {
   requestForm: 'text' | 'event';
   /** The client sees close codes; socket.io only sees a disconnect with a reason. */
   closeCodes: boolean;
+  /** Can negotiate permessage-deflate (RFC 7692) when `perMessageDeflate` is set; WebSocket-Node cannot. */
+  compression: boolean;
 }
 
 /** What every RFC 6455 adapter (net, ws, websocket) can express. */
@@ -25,6 +27,7 @@ export const WEBSOCKET_CAPABILITIES: Capabilities = {
   binaryPayloads: false,
   requestForm: 'text',
   closeCodes: true,
+  compression: true,
 };
 
 /** How a connection ended: the close code (1006 when no close frame came) and its reason. */
@@ -60,6 +63,8 @@ export interface ConnectOptions {
   timeout?: number;
   /** Largest incoming message the client accepts. */
   maxPayload?: number;
+  /** Offer permessage-deflate (RFC 7692); default off. Adapters without compression ignore it. */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 export interface RealtimeClient {

@@ -52,12 +52,69 @@ export interface ServerOptions {
   shutdownTimeout?: number;
   /** Refuse a client that offers no subprotocol. */
   requireProtocol?: boolean;
+  /**
+   * permessage-deflate (RFC 7692, CONTRACT.md section 3); off by default, as in ws and
+   * socket.io. `true` takes the defaults below. An adapter whose library cannot compress
+   * (capability `compression: false`) ignores it and answers every offer uncompressed.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Cross-process delivery of broadcasts, joins and leaves; default: this process only. */
   bus?: Bus;
   logger?: Logger;
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'bus'>> & { bus: Bus | undefined };
+/** The permessage-deflate parameters a server accepts (RFC 7692 section 7.1) and how it compresses. */
+export interface PerMessageDeflateOptions {
+  /** Messages smaller than this many bytes are sent uncompressed. */
+  threshold?: number;
+  /** Ask for (server) / offer (client) no context takeover on the server's side. */
+  serverNoContextTakeover?: boolean;
+  /** Ask for (server) / offer (client) no context takeover on the client's side. */
+  clientNoContextTakeover?: boolean;
+  /** Largest LZ77 window (8-15 bits) the server's compressor may use. */
+  serverMaxWindowBits?: number;
+  /** Largest LZ77 window (8-15 bits) the client's compressor may use, when the client allows a limit. */
+  clientMaxWindowBits?: number;
+  /** zlib compression level, 0-9. */
+  level?: number;
+  /** zlib memLevel, 1-9: memory per compressor. */
+  memLevel?: number;
+  /** How many zlib operations may run at once per process. */
+  concurrencyLimit?: number;
+}
+
+/** permessage-deflate defaults (CONTRACT.md section 3 leaves them open; docs/DECISIONS.md says why). */
+export const PER_MESSAGE_DEFLATE_DEFAULTS: Required<PerMessageDeflateOptions> = {
+  threshold: 1024,
+  serverNoContextTakeover: false,
+  clientNoContextTakeover: false,
+  serverMaxWindowBits: 15,
+  clientMaxWindowBits: 15,
+  level: 3,
+  memLevel: 8,
+  concurrencyLimit: 10,
+};
+
+/** Resolves `perMessageDeflate` to its full parameters, or `false` when it is off. */
+export function resolvePerMessageDeflate(
+  value: boolean | PerMessageDeflateOptions | undefined,
+): Required<PerMessageDeflateOptions> | false {
+  if (value === undefined || value === false) return false;
+  const merged = { ...PER_MESSAGE_DEFLATE_DEFAULTS, ...(value === true ? {} : stripUndefined(value)) };
+  for (const name of ['serverMaxWindowBits', 'clientMaxWindowBits'] as const) {
+    const bits = merged[name];
+    if (!Number.isInteger(bits) || bits < 8 || bits > 15)
+      throw new RangeError(`perMessageDeflate.${name} must be an integer from 8 to 15, got ${bits}`);
+  }
+  nonNegative('perMessageDeflate.threshold', merged.threshold);
+  positive('perMessageDeflate.concurrencyLimit', merged.concurrencyLimit);
+  return merged;
+}
+
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'bus' | 'perMessageDeflate'>> & {
+  bus: Bus | undefined;
+  perMessageDeflate: Required<PerMessageDeflateOptions> | false;
+};
 
 /** Fills every option an adapter did not get with the contract default. */
 export function resolveServerOptions(
@@ -84,6 +141,7 @@ export function resolveServerOptions(
       nonNegative('shutdownTimeout', merged.shutdownTimeout ?? DEFAULTS.shutdownTimeout),
     ),
     requireProtocol: merged.requireProtocol ?? DEFAULTS.requireProtocol,
+    perMessageDeflate: resolvePerMessageDeflate(merged.perMessageDeflate),
     bus: merged.bus,
     logger: merged.logger ?? silentLogger,
   };

@@ -4,6 +4,8 @@ import {
   DEFAULTS,
   type Logger,
   MAX_TIMER_MS,
+  PER_MESSAGE_DEFLATE_DEFAULTS,
+  resolvePerMessageDeflate,
   resolveServerOptions,
   type ServerOptions,
   silentLogger,
@@ -25,6 +27,7 @@ describe('resolveServerOptions', () => {
       handshakeTimeout: 10_000,
       shutdownTimeout: 5_000,
       requireProtocol: false,
+      perMessageDeflate: false,
       bus: undefined,
       logger: silentLogger,
     });
@@ -60,6 +63,7 @@ describe('resolveServerOptions', () => {
       handshakeTimeout: 40,
       shutdownTimeout: 0,
       requireProtocol: true,
+      perMessageDeflate: { ...PER_MESSAGE_DEFLATE_DEFAULTS, threshold: 0, serverNoContextTakeover: true },
       bus,
       logger,
     };
@@ -95,6 +99,7 @@ describe('resolveServerOptions', () => {
       handshakeTimeout: undefined,
       shutdownTimeout: undefined,
       requireProtocol: undefined,
+      perMessageDeflate: undefined,
       bus: undefined,
       logger: undefined,
     };
@@ -102,6 +107,19 @@ describe('resolveServerOptions', () => {
     // e.g. a CLI that passes `requireProtocol: flags.requireProtocol` without the flag
     expect(resolveServerOptions({ requireProtocol: undefined }, { requireProtocol: true }).requireProtocol).toBe(true);
     expect(resolveServerOptions({ shutdownTimeout: undefined }, { shutdownTimeout: 1 }).shutdownTimeout).toBe(1);
+  });
+
+  it('permessage-deflate is off by default; true takes the defaults; parameters out of range are refused', () => {
+    expect(resolveServerOptions().perMessageDeflate).toBe(false);
+    expect(resolveServerOptions({ perMessageDeflate: true }).perMessageDeflate).toStrictEqual(
+      PER_MESSAGE_DEFLATE_DEFAULTS,
+    );
+    expect(resolvePerMessageDeflate({ threshold: 0 })).toStrictEqual({ ...PER_MESSAGE_DEFLATE_DEFAULTS, threshold: 0 });
+    expect(() => resolvePerMessageDeflate({ serverMaxWindowBits: 7 })).toThrow(
+      /serverMaxWindowBits must be an integer from 8 to 15, got 7/,
+    );
+    expect(() => resolvePerMessageDeflate({ clientMaxWindowBits: 16 })).toThrow(/clientMaxWindowBits/);
+    expect(() => resolvePerMessageDeflate({ threshold: -1 })).toThrow(/threshold must be zero or more/);
   });
 
   it('a zero shutdown timeout is allowed: terminate at once', () => {

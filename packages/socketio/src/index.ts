@@ -14,6 +14,7 @@ export const adapter: Adapter = {
     binaryPayloads: true,
     requestForm: 'event',
     closeCodes: false,
+    compression: true,
   },
   createServer,
   connect,

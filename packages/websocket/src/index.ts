@@ -9,7 +9,8 @@ export { createServer, WEBSOCKET_ADAPTER_DEFAULTS } from './server.js';
 /** The websocket (WebSocket-Node) adapter, as the conformance suite and the benchmark take it. */
 export const adapter: Adapter = {
   name: 'websocket',
-  capabilities: WEBSOCKET_CAPABILITIES,
+  // WebSocket-Node 1.0.35 has no permessage-deflate: it declines every offer.
+  capabilities: { ...WEBSOCKET_CAPABILITIES, compression: false },
   defaults: WEBSOCKET_ADAPTER_DEFAULTS,
   createServer,
   connect,
