@@ -5,8 +5,8 @@
  * TypeScript with them), then `pnpm --filter ws-server start` runs the compiled app with Node
  * alone and serves a client.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -76,6 +76,25 @@ describe('a production start from a fresh clone', () => {
     await echoOnce(url);
     expect(await stopServer()).toBe(0);
   }, 120_000);
+
+  it('without a build, start says what to run instead of failing inside Node', () => {
+    const dist = join(repo, 'apps', 'ws-server', 'dist');
+    renameSync(dist, `${dist}.moved`);
+    try {
+      const result = spawnSync('pnpm', ['--filter', 'ws-server', 'start', '--port', '0'], {
+        cwd: repo,
+        env: outsideEnv(),
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(result.status).not.toBe(0);
+      expect(result.stderr + result.stdout).toContain(
+        'ws-server: dist/main.js is missing and TypeScript is not installed here to build it. Build before the production install: pnpm install --frozen-lockfile && pnpm build && pnpm install --prod --frozen-lockfile',
+      );
+    } finally {
+      renameSync(`${dist}.moved`, dist);
+    }
+  }, 90_000);
 });
 
 /** Starts a command in the clone, in its own process group, and resolves with its ready line's URL. */
