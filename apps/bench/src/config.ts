@@ -113,7 +113,7 @@ const SMOKE: typeof QUICK = {
   soakBroadcastIntervalMs: 500,
 };
 
-export const USAGE = `Usage: pnpm bench [-- flags]
+export const USAGE = `Usage: pnpm bench [--] [flags]
 
   (default)             quick: ${QUICK.rounds} rounds, ${QUICK.echoMs / 1000} s echo windows, ${QUICK.broadcastClients} broadcast clients,
                         ${QUICK.connectClients} connections timed, ${QUICK.idleClients} idle connections (a few minutes)

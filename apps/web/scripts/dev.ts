@@ -8,6 +8,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { onParentGone } from '@socketlab/cli/process';
 import { createServer } from 'vite';
 
 const appDir = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -69,3 +70,5 @@ const stop = (): void => {
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
+// Started by pnpm or the root `pnpm start`: gone with it, however it died.
+onParentGone(stop);

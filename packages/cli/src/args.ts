@@ -22,6 +22,8 @@ export interface ParsedArgs {
   workers: number;
   verbose: boolean;
   help: boolean;
+  /** --port was on the command line (the root `pnpm start` gives it its own meaning). */
+  portGiven: boolean;
 }
 
 const FLAGS = {
@@ -44,7 +46,7 @@ const FLAGS = {
 
 export function usage(spec: ServerAppSpec): string {
   const requireDefault = spec.defaults?.requireProtocol ?? DEFAULTS.requireProtocol;
-  return `Usage: pnpm --filter ${spec.name} start -- [flags]
+  return `Usage: pnpm --filter ${spec.name} start [--] [flags]
 
 Flags:
   -p, --port N                port to listen on (default ${spec.defaultPort}; 0 picks a free one)
@@ -72,10 +74,20 @@ Flags:
 
 /** Parses argv into server options; throws an Error whose message says what was wrong. */
 export function parseServerArgs(spec: ServerAppSpec, argv: readonly string[]): ParsedArgs {
-  const { values, positionals } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: true });
-  // `pnpm start -- --port 1` passes the `--` through on some pnpm versions.
-  const stray = positionals.filter((p) => p !== '--');
-  if (stray.length > 0) throw new Error(`unexpected argument "${stray[0]}"`);
+  const { values, positionals } = parseArgs({
+    args: negativeValuesAttached(withoutLeadingSeparator(argv)),
+    options: FLAGS,
+    strict: true,
+    allowPositionals: true,
+  });
+  if (positionals.length > 0) throw new Error(`unexpected argument "${positionals[0]}"`);
+  for (const [name, value] of Object.entries(values)) {
+    const texts = Array.isArray(value) ? value : [value];
+    // An empty value is a mistake (an unset shell variable), never "use the default".
+    if (texts.some((text) => typeof text === 'string' && text.trim() === '')) {
+      throw new Error(`--${name} needs a value, got an empty one (see --help)`);
+    }
+  }
   if (values['require-protocol'] && values['no-require-protocol']) {
     throw new Error('--require-protocol and --no-require-protocol contradict each other');
   }
@@ -85,13 +97,13 @@ export function parseServerArgs(spec: ServerAppSpec, argv: readonly string[]): P
     host: values.host ?? DEFAULTS.host,
   };
   if (values.origin) options.allowedOrigins = values.origin;
-  if (values['max-payload']) options.maxPayload = parseSize(values['max-payload']);
-  if (values['outbound-limit']) options.outboundLimit = parseSize(values['outbound-limit']);
-  if (values.heartbeat) options.heartbeatInterval = positiveDuration('--heartbeat', values.heartbeat);
-  if (values['handshake-timeout']) {
+  if (values['max-payload'] !== undefined) options.maxPayload = parseSize(values['max-payload']);
+  if (values['outbound-limit'] !== undefined) options.outboundLimit = parseSize(values['outbound-limit']);
+  if (values.heartbeat !== undefined) options.heartbeatInterval = positiveDuration('--heartbeat', values.heartbeat);
+  if (values['handshake-timeout'] !== undefined) {
     options.handshakeTimeout = positiveDuration('--handshake-timeout', values['handshake-timeout']);
   }
-  if (values['shutdown-timeout']) options.shutdownTimeout = parseDuration(values['shutdown-timeout']);
+  if (values['shutdown-timeout'] !== undefined) options.shutdownTimeout = parseDuration(values['shutdown-timeout']);
   if (values['require-protocol']) options.requireProtocol = true;
   if (values['no-require-protocol']) options.requireProtocol = false;
   const redisUrl = values['redis-url'];
@@ -114,10 +126,45 @@ export function parseServerArgs(spec: ServerAppSpec, argv: readonly string[]): P
     workers,
     verbose: values.verbose ?? false,
     help: values.help ?? false,
+    portGiven: values.port !== undefined,
   };
 }
 
+/**
+ * pnpm 10 hands a script the `--` of `pnpm start -- --port 0`; pnpm 9 and npm drop it.
+ * A leading one is the package manager's separator, not an argument: both forms mean the same.
+ */
+export function withoutLeadingSeparator(argv: readonly string[]): string[] {
+  return argv[0] === '--' ? argv.slice(1) : [...argv];
+}
+
+/**
+ * `--heartbeat -5` would read to parseArgs as a flag `-5` ("ambiguous"); a value that looks like
+ * a negative number is the flag's value, so the flag's own check refuses it with its own words.
+ */
+function negativeValuesAttached(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : SHORT_FLAGS.get(arg);
+    if (name !== undefined && STRING_FLAGS.has(name) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+const STRING_FLAGS = new Set(Object.entries(FLAGS).flatMap(([name, flag]) => (flag.type === 'string' ? [name] : [])));
+const SHORT_FLAGS = new Map<string, string>(
+  Object.entries(FLAGS).flatMap(([name, flag]) => ('short' in flag ? [[`-${flag.short}`, name] as const] : [])),
+);
+
 function positiveDuration(flag: string, text: string): number {
+  if (text.trim().startsWith('-')) throw new RangeError(`${flag} must be more than 0, got "${text}"`);
   const ms = parseDuration(text);
   if (ms <= 0) throw new RangeError(`${flag} must be more than 0`);
   return ms;

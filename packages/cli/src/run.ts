@@ -4,6 +4,7 @@ import type { Adapter, RealtimeServer } from '@socketlab/contract';
 import { type Logger, pino } from 'pino';
 import { readyLine, type ServerApp, type StickyTarget, serverApp, stickyTarget } from './app.js';
 import { type ParsedArgs, parseServerArgs, usage } from './args.js';
+import { onParentGone } from './parent.js';
 import { runPrimary, WORKER_MESSAGE, type WorkerMessage } from './workers.js';
 
 /**
@@ -63,10 +64,10 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
   }
 
   let stopping = false;
-  const stop = (signal: NodeJS.Signals | 'primary'): void => {
+  const stop = (signal: NodeJS.Signals | 'primary' | 'parent'): void => {
     if (stopping) {
       // A worker hears Ctrl-C from the terminal and from its primary: only a real repeat forces.
-      if (signal === 'primary' || worker) return;
+      if (signal === 'primary' || signal === 'parent' || worker) return;
       logger.warn({ signal }, 'second signal: exiting without waiting');
       process.exit(1);
     }
@@ -86,6 +87,9 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Run by pnpm (or by the root `pnpm start`): when that is gone, so is this server, gracefully.
+  // A worker goes with its primary through the cluster's own channel.
+  if (!worker) onParentGone(() => stop('parent'));
   if (worker) {
     process.on('message', (message: WorkerMessage) => {
       if (message?.type === WORKER_MESSAGE.shutdown) stop('primary');

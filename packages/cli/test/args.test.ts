@@ -72,6 +72,13 @@ describe('parseServerArgs', () => {
     [['--heartbeat', '0'], /more than 0/],
     [['--nope'], /Unknown option/],
     [['stray'], /unexpected argument/],
+    [['--port', '0', '--', '--help'], /unexpected argument "--help"/],
+    [['--heartbeat', '-5'], /^--heartbeat must be more than 0, got "-5"$/],
+    [['--handshake-timeout', '-1s'], /^--handshake-timeout must be more than 0/],
+    [['-p', '-1'], /"-1" is not a port/],
+    [['--max-payload', ''], /^--max-payload needs a value, got an empty one/],
+    [['--origin', 'https://a.example', '--origin', ''], /^--origin needs a value, got an empty one/],
+    [['--outbound-limit='], /^--outbound-limit needs a value/],
     [['--require-protocol', '--no-require-protocol'], /contradict/],
     [['--redis-url', 'localhost:6379'], /not a redis:\/\/ or rediss:\/\/ URL/],
     [['--redis-url', 'nope'], /not a URL/],
@@ -80,6 +87,13 @@ describe('parseServerArgs', () => {
     [['--workers', '1.5'], /not a process count/],
     [['--workers', '2'], /--workers 2 needs --redis-url/],
   ])('refuses %j', (argv, message) => expect(() => parseServerArgs(spec, argv)).toThrow(message));
+  it('takes the flags after the `--` pnpm 10 passes through, the same as without it', () => {
+    const argv = ['--port', '0', '--heartbeat', '5s', '--help'];
+    expect(parseServerArgs(spec, ['--', ...argv])).toEqual(parseServerArgs(spec, argv));
+    expect(parseServerArgs(spec, ['--', '--help']).help).toBe(true);
+    expect(parseServerArgs(spec, ['--port', '0']).portGiven).toBe(true);
+    expect(parseServerArgs(spec, []).portGiven).toBe(false);
+  });
   it('has no bus and one process unless asked', () => {
     expect(parseServerArgs(spec, [])).toMatchObject({ redisUrl: undefined, redisPrefix: 'socketlab', workers: 1 });
   });

@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { READY_PATTERN } from '@socketlab/cli';
 import { startServerProcess } from '@socketlab/cli/process';
 import { type Adapter, CloseCode, HandshakeError, type RealtimeClient, within } from '@socketlab/contract';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runPnpm, spawnPnpm } from './pnpm.js';
 import { closePayload, Opcode, RawPeer } from './raw.js';
 
 const BOOT = 60_000;
@@ -132,6 +134,43 @@ export function describeServerApp(appDir: string, adapter: Adapter): void {
     );
 
     it(
+      'runs as the README types it, through pnpm, with or without the `--`',
+      async () => {
+        const root = join(appDir, '..', '..');
+        // One after another: side by side they only compete for the same cores.
+        for (const args of [['--', '--help'], ['--help']]) {
+          const help = await runPnpm(root, ['--filter', name, 'start', ...args], BOOT);
+          expect(help.code, help.stderr).toBe(0);
+          expect(help.stdout).toContain(`Usage: pnpm --filter ${name} start [--] [flags]`);
+        }
+        const negative = await runPnpm(root, ['--filter', name, 'start', '--', '--heartbeat', '-5'], BOOT);
+        expect(negative.code).toBe(2);
+        expect(negative.stderr).toContain(`${name}: --heartbeat must be more than 0, got "-5"`);
+
+        // Started the README's way, it serves with the flags after the `--`; SIGTERM to pnpm
+        // (what a supervisor sends) takes the server down gracefully: pnpm passes it to the shell
+        // between them, which dies, and the server sees its parent gone.
+        const run = spawnPnpm(root, ['--filter', name, 'start', '--', '--port', '0', '--max-payload', '1KiB']);
+        stops.push(async () => run.child.kill('SIGKILL'));
+        const [, , , url = ''] = await run.line(READY_PATTERN, BOOT / 2);
+        const client = await connect(url);
+        await client.receive('welcome');
+        client.send({ type: 'echo', payload: 'x'.repeat(2048) });
+        const tooBig = await within(client.closed, 10_000, 'the over-limit close');
+        if (adapter.capabilities.closeCodes) expect(tooBig.code).toBe(CloseCode.messageTooBig);
+        const other = await connect(url);
+        await other.receive('welcome');
+        run.child.kill('SIGTERM');
+        const closed = await within(other.closed, 15_000, 'the client to see the shutdown');
+        if (adapter.capabilities.closeCodes) expect(closed.code).toBe(CloseCode.goingAway);
+        await within(run.exited, 15_000, 'pnpm to exit');
+        const { port } = new URL(url);
+        await within(portFreed(Number(port)), 15_000, `port ${port} to be free again`);
+      },
+      BOOT * 4,
+    );
+
+    it(
       'prints usage and exits 2 on a bad flag',
       async () => {
         const result = await runToExit(appDir, ['--port', 'eighty']);
@@ -162,6 +201,19 @@ export function describeServerApp(appDir: string, adapter: Adapter): void {
       BOOT,
     );
   });
+}
+
+/** Resolves once nothing listens on the port any more (the server process has let it go). */
+async function portFreed(port: number): Promise<void> {
+  for (;;) {
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (free) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 function runToExit(appDir: string, args: string[]): Promise<{ code: number | null; stderr: string }> {

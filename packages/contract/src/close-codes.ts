@@ -30,4 +30,24 @@ export const CloseReason = {
   tooBig: 'message too big',
   slowConsumer: 'outbound limit exceeded',
   heartbeat: 'heartbeat timeout',
+  protocolError: 'protocol error',
+  invalidPayload: 'invalid UTF-8',
 } as const;
+
+/**
+ * The one reason sent with each code an endpoint of ours closes with, whichever adapter: the
+ * same event reads the same on net, ws and websocket. What exactly was wrong (which frame rule,
+ * which limit) goes to the debug log, not the wire; the code says what kind of failure it was.
+ */
+const REASON_BY_CODE: ReadonlyMap<number, string> = new Map([
+  [CloseCode.goingAway, CloseReason.shutdown],
+  [CloseCode.protocolError, CloseReason.protocolError],
+  [CloseCode.invalidPayload, CloseReason.invalidPayload],
+  [CloseCode.policyViolation, CloseReason.slowConsumer],
+  [CloseCode.messageTooBig, CloseReason.tooBig],
+]);
+
+/** The reason our endpoints send with `code` (see REASON_BY_CODE), or undefined for codes of their own. */
+export function closeReasonFor(code: number): string | undefined {
+  return REASON_BY_CODE.get(code);
+}

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { CLOSE_LINGER, CloseCode, type CloseInfo } from '@socketlab/contract';
+import { CLOSE_LINGER, CloseCode, type CloseInfo, closeReasonFor } from '@socketlab/contract';
 import { CLOSE_TIMEOUT, Opcode } from './constants.js';
 import { type ProtocolError, Receiver, type ReceiverHandlers } from './receiver.js';
 import { Sender } from './sender.js';
@@ -14,6 +14,8 @@ export interface ConnectionListener {
   text?(conn: Connection, text: string): void;
   binary?(conn: Connection, data: Buffer): void;
   pong?(conn: Connection, data: Buffer): void;
+  /** The peer broke the protocol; `error.reason` says how (the close frame carries the code's one reason). */
+  violation?(conn: Connection, error: ProtocolError): void;
   /** A text, binary or pong handler threw; the connection has been failed with 1011. */
   handlerError?(conn: Connection, error: unknown): void;
   /**
@@ -220,7 +222,8 @@ export class Connection implements ReceiverHandlers {
   /** @internal ReceiverHandlers: a protocol violation. */
   onError(error: ProtocolError): void {
     // Fail the connection (RFC 6455 7.1.7): a close with the reason, then no more reading.
-    if (!this.closeSent) this.sendClose(error.code, error.reason);
+    this.listener.violation?.(this, error);
+    if (!this.closeSent) this.sendClose(error.code, closeReasonFor(error.code) ?? error.reason);
     this.stateValue = 'closing';
     this.finish(error.code);
     this.endAndLinger();

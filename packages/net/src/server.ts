@@ -58,6 +58,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     pong(conn) {
       room.pong(conn);
     },
+    violation(conn, error) {
+      logger.debug({ id: room.idOf(conn), code: error.code, detail: error.reason }, 'protocol violation');
+    },
     handlerError(conn, error) {
       logger.error(
         { id: room.idOf(conn), err: error instanceof Error ? error.message : String(error) },

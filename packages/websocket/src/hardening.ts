@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
-import { CLOSE_LINGER, CloseCode, isValidWireCloseCode } from '@socketlab/contract';
+import { CLOSE_LINGER, CloseCode, closeReasonFor, isValidWireCloseCode } from '@socketlab/contract';
 import type websocket from 'websocket';
 import {
   closeCodeOf,
@@ -35,15 +35,32 @@ export interface HardeningOptions {
  * - `processFrame`: `finishOnClosingHandshake`, then `enforceClientFrameRules` around it. A frame
  *   the rules refuse is dropped before the library sees it, so it never counts as the end of a
  *   closing handshake.
- * - `drop`: `lingerOnDrop`, then `reportOversizeLengthAsTooBig` around it, so the 1009 it puts in
- *   place of the library's 1002 still goes out through the lingering drop. Drops from the frame
- *   rules look `connection.drop` up when they happen, so they go through both.
+ * - `drop`: `lingerOnDrop`, then `sendContractCloseReasons`, then `reportOversizeLengthAsTooBig`
+ *   around both, so the 1009 it puts in place of the library's 1002 gets 1009's reason and still
+ *   goes out through the lingering drop. Drops from the frame rules look `connection.drop` up
+ *   when they happen, so they go through all three.
  */
 export function hardenConnection(connection: Connection, options: HardeningOptions): void {
   finishOnClosingHandshake(connection, options.lingering, options.onClosingHandshakeDone);
   enforceClientFrameRules(connection);
   lingerOnDrop(connection, options.lingerMs, options.lingering);
+  sendContractCloseReasons(connection);
   reportOversizeLengthAsTooBig(connection);
+}
+
+/**
+ * The library drops a connection with a sentence of its own ("Maximum message size exceeded.");
+ * the contract's endpoints send one reason per code, the same on every adapter
+ * (`closeReasonFor`). Codes without one keep the library's words.
+ */
+function sendContractCloseReasons(connection: Connection): void {
+  const drop = connection.drop.bind(connection);
+  connection.drop = (reasonCode, description, skipCloseFrame) =>
+    drop(
+      reasonCode,
+      (reasonCode === undefined ? undefined : closeReasonFor(reasonCode)) ?? description,
+      skipCloseFrame,
+    );
 }
 
 const CLOSE_OPCODE = 0x08;

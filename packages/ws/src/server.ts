@@ -4,6 +4,7 @@ import {
   CLOSE_LINGER,
   CloseCode,
   CloseReason,
+  closeReasonFor,
   DEFAULTS,
   encodeServerText,
   guardHttpServer,
@@ -53,6 +54,18 @@ function onServerEnded(socket: Socket, finished: () => void): void {
   });
 }
 
+/**
+ * ws fails a connection (a protocol violation, invalid UTF-8, a message over maxPayload) with
+ * its own `close(code)` and no reason: give every close without one the reason every adapter
+ * sends with that code (`closeReasonFor`). Closes that carry a reason (ours, or ws echoing the
+ * peer's close) keep it. The conformance suite checks the reasons on the wire.
+ */
+function sendContractCloseReasons(ws: WebSocket): void {
+  const close = ws.close.bind(ws);
+  ws.close = (code?: number, reason?: string | Buffer) =>
+    close(code, reason ?? (code === undefined ? undefined : closeReasonFor(code)));
+}
+
 /** A listening contract server on the ws library. */
 export async function createServer(options: ServerOptions = {}): Promise<RealtimeServer> {
   const opts = resolveServerOptions(options);
@@ -72,6 +85,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   const upgraded = new Set<Socket>();
   const handshaking = guardHttpServer(httpServer, opts, (request, socket, head) => {
     wss.handleUpgrade(request, socket, head, (ws) => {
+      sendContractCloseReasons(ws);
       upgraded.add(socket as Socket);
       socket.once('close', () => upgraded.delete(socket as Socket));
       ws.on('error', (error) => logger.debug({ id: room.idOf(ws), err: error.message }, 'connection error'));
