@@ -39,6 +39,8 @@ export interface RoomOptions {
   bus?: Bus | undefined;
   /** With a bus: how long another room may stay silent before its clients count as gone; default 10 s. */
   presenceTimeout?: number;
+  /** Milliseconds on a monotonic clock, for presence; default `performance.now` (tests freeze it). */
+  clock?: () => number;
   logger?: Logger;
 }
 
@@ -62,7 +64,8 @@ export class Room<C> {
   /** The other rooms on the bus: their rosters and liveness. */
   private readonly peers = new PeerRosters();
   private readonly presenceTimers: NodeJS.Timeout[] = [];
-  private lastCheck = Date.now();
+  private readonly clock: () => number;
+  private lastCheck: number;
   private readonly outboundLimit: number;
   private readonly bus: Bus | undefined;
   private readonly logger: Logger;
@@ -77,6 +80,8 @@ export class Room<C> {
     this.outboundLimit = options.outboundLimit ?? DEFAULTS.outboundLimit;
     this.bus = options.bus;
     this.logger = options.logger ?? silentLogger;
+    this.clock = options.clock ?? (() => performance.now());
+    this.lastCheck = this.clock();
     const probe = transport.heartbeat;
     if (probe) {
       this.heartbeat = new Heartbeat<C>(options.heartbeatInterval ?? DEFAULTS.heartbeatInterval, {
@@ -207,7 +212,7 @@ export class Room<C> {
 
   private deliverRemote(event: BusEvent): void {
     if (event.origin === this.id) return;
-    const now = Date.now();
+    const now = this.clock();
     if (event.kind === 'presence') {
       this.deliverPresence(event.origin, event.mode, event.members, now);
       return;
@@ -275,7 +280,7 @@ export class Room<C> {
 
   /** Peers silent for longer than `silence` are gone: their clients leave, for every client here. */
   private checkPeers(silence: number): void {
-    const now = Date.now();
+    const now = this.clock();
     const frozenFor = now - this.lastCheck;
     this.lastCheck = now;
     if (frozenFor > silence) {
