@@ -1,4 +1,4 @@
-import { type BusEvent, RawJson } from '@socketlab/contract';
+import { type BusEvent, PRESENCE_MODES, type PresenceMode, RawJson } from '@socketlab/contract';
 
 /**
  * The wire form of a bus event: JSON, with bytes tagged so they survive the trip.
@@ -83,6 +83,12 @@ function isBusEvent(value: unknown): value is BusEvent {
     case 'join':
     case 'leave':
       return typeof value.id === 'string';
+    case 'presence':
+      return (
+        PRESENCE_MODES.includes(value.mode as PresenceMode) &&
+        Array.isArray(value.members) &&
+        value.members.every((id) => typeof id === 'string')
+      );
     default:
       return false;
   }

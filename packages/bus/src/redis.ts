@@ -25,7 +25,7 @@ export interface RedisBus extends Bus {
   readonly ready: Promise<void>;
   /** Both connections are up right now (false during an outage). */
   readonly connected: boolean;
-  /** Events not sent because Redis was unreachable when they were published. */
+  /** Events not sent because Redis was unreachable when they were published (presence heartbeats not counted). */
   readonly dropped: number;
   /** Flushes what was published, then closes both connections. Idempotent. */
   close(): Promise<void>;
@@ -164,12 +164,14 @@ export function createRedisBus(url: string, options: RedisBusOptions = {}): Redi
     },
     publish(event) {
       if (closing) return;
+      // A heartbeat missed in an outage is no lost news: the next one carries the same roster.
+      const counts = event.kind !== 'presence';
       if (publisher.status !== 'ready') {
-        dropped++;
+        if (counts) dropped++;
         return;
       }
       publisher.publish(channel, encodeBusEvent(event)).catch((error: Error) => {
-        dropped++;
+        if (counts) dropped++;
         logger.debug({ err: error.message, kind: event.kind }, 'bus event dropped');
       });
     },

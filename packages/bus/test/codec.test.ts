@@ -12,6 +12,10 @@ describe('bus event codec', () => {
       { kind: 'broadcast', origin: 'r1', from: 'a', payload: null },
       { kind: 'broadcast', origin: 'r1', from: 'a', payload: [1, 'two', { three: [true, false, 0.5] }] },
       { kind: 'broadcast', origin: 'r1', from: 'a', payload: 'ünïcødé ✓' },
+      { kind: 'presence', origin: 'r1', mode: 'heartbeat', members: ['a', 'b'] },
+      { kind: 'presence', origin: 'r1', mode: 'ask', members: [] },
+      { kind: 'presence', origin: 'r1', mode: 'answer', members: ['a'] },
+      { kind: 'presence', origin: 'r1', mode: 'bye', members: [] },
     ];
     for (const event of events) expect(roundTrip(event)).toStrictEqual(event);
   });
@@ -72,6 +76,9 @@ describe('bus event codec', () => {
     expect(decodeBusEvent('{"kind":"join","origin":"r"}')).toBeUndefined();
     expect(decodeBusEvent('{"kind":"shout","origin":"r","id":"a"}')).toBeUndefined();
     expect(decodeBusEvent('[1]')).toBeUndefined();
+    expect(decodeBusEvent('{"kind":"presence","origin":"r","mode":"shout","members":[]}')).toBeUndefined();
+    expect(decodeBusEvent('{"kind":"presence","origin":"r","mode":"heartbeat","members":[1]}')).toBeUndefined();
+    expect(decodeBusEvent('{"kind":"presence","origin":"r","mode":"heartbeat"}')).toBeUndefined();
     expect(() => decodeBusEvent('not json')).toThrow(SyntaxError);
   });
 });

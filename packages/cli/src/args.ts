@@ -39,6 +39,7 @@ const FLAGS = {
   'no-require-protocol': { type: 'boolean' },
   'redis-url': { type: 'string' },
   'redis-prefix': { type: 'string' },
+  'presence-timeout': { type: 'string' },
   workers: { type: 'string', short: 'w' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
@@ -65,6 +66,8 @@ Flags:
                               unreachable at start: exit 1
       --redis-prefix P        the room's namespace on Redis: servers with the same Redis and
                               prefix are one room (default ${DEFAULT_BUS_PREFIX})
+      --presence-timeout D    with --redis-url: a server process silent this long is gone and its
+                              clients get leave everywhere else (default ${DEFAULTS.presenceTimeout / 1000}s)
   -w, --workers N             N processes on one port (node:cluster; 'auto' = one per CPU);
                               N > 1 needs --redis-url, which carries the room between them
   -v, --verbose               log every connection event (logs are JSON on stderr)
@@ -104,6 +107,9 @@ export function parseServerArgs(spec: ServerAppSpec, argv: readonly string[]): P
     options.handshakeTimeout = positiveDuration('--handshake-timeout', values['handshake-timeout']);
   }
   if (values['shutdown-timeout'] !== undefined) options.shutdownTimeout = parseDuration(values['shutdown-timeout']);
+  if (values['presence-timeout'] !== undefined) {
+    options.presenceTimeout = positiveDuration('--presence-timeout', values['presence-timeout']);
+  }
   if (values['require-protocol']) options.requireProtocol = true;
   if (values['no-require-protocol']) options.requireProtocol = false;
   const redisUrl = values['redis-url'];

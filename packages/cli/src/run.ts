@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { createRedisBus, type RedisBus } from '@socketlab/bus';
-import type { Adapter, RealtimeServer } from '@socketlab/contract';
+import { type Adapter, DEFAULTS, type RealtimeServer } from '@socketlab/contract';
 import { type Logger, pino } from 'pino';
 import { readyLine, type ServerApp, type StickyTarget, serverApp, stickyTarget } from './app.js';
 import { type ParsedArgs, parseServerArgs, usage } from './args.js';
@@ -103,6 +103,8 @@ async function connectBus(app: ServerApp, parsed: ParsedArgs, logger: Logger): P
     logger,
     prefix: parsed.redisPrefix,
     connectionName: `${app.name}-${process.pid}`,
+    // Back within a quarter of the presence timeout, so presence converges within it (bus README).
+    backoff: { max: Math.min(2_000, (parsed.options.presenceTimeout ?? DEFAULTS.presenceTimeout) / 4) },
   });
   try {
     await bus.ready;

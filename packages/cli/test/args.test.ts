@@ -47,6 +47,8 @@ describe('parseServerArgs', () => {
       '--shutdown-timeout',
       '0',
       '--require-protocol',
+      '--presence-timeout',
+      '1.5s',
       '--verbose',
     ]);
     expect(options).toEqual({
@@ -59,6 +61,7 @@ describe('parseServerArgs', () => {
       handshakeTimeout: 2000,
       shutdownTimeout: 0,
       requireProtocol: true,
+      presenceTimeout: 1500,
     });
     expect(verbose).toBe(true);
   });
@@ -70,6 +73,7 @@ describe('parseServerArgs', () => {
   it.each([
     [['--port', '70000'], /not a port/],
     [['--heartbeat', '0'], /more than 0/],
+    [['--presence-timeout', '0'], /--presence-timeout must be more than 0/],
     [['--nope'], /Unknown option/],
     [['stray'], /unexpected argument/],
     [['--port', '0', '--', '--help'], /unexpected argument "--help"/],

@@ -12,6 +12,8 @@ import { RawPeer } from './raw.js';
 export interface Joined {
   client: RealtimeClient;
   id: ConnectionId;
+  /** The roster its welcome carried. */
+  members: ConnectionId[];
 }
 
 /**
@@ -61,7 +63,7 @@ export function useHarness(serverAdapter: Adapter, clientAdapter: Adapter, baseC
       const client = await this.connect(options, to);
       const welcome = await client.receive();
       if (welcome.type !== 'welcome') throw new Error(`first message was ${welcome.type}, not welcome`);
-      return { client, id: welcome.id };
+      return { client, id: welcome.id, members: welcome.members };
     },
     /** Joins n clients one after another and drains the joins they announce to each other. */
     async joinAll<N extends number>(n: N, options: ConnectOptions = {}): Promise<JoinedTuple<N>> {

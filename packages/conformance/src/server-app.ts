@@ -62,7 +62,7 @@ export function describeServerApp(appDir: string, adapter: Adapter): void {
           const text = async () =>
             JSON.parse((await peer.readFrame()).payload.toString('utf8')) as Record<string, unknown>;
           const welcome = await text();
-          expect(welcome).toStrictEqual({ type: 'welcome', id: expect.any(String) });
+          expect(welcome).toStrictEqual({ type: 'welcome', id: expect.any(String), members: [] });
           peer.sendFrame({ opcode: Opcode.text, payload: JSON.stringify({ type: 'echo', payload: { n: [1, 'ü'] } }) });
           expect(await text()).toStrictEqual({ type: 'echo', payload: { n: [1, 'ü'] } });
           peer.sendFrame({ opcode: Opcode.text, payload: JSON.stringify({ type: 'broadcast', payload: 'all' }) });

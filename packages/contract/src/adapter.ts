@@ -1,4 +1,4 @@
-import type { ClientMessage, Incoming, IncomingOfType } from './messages.js';
+import type { ClientMessage, ConnectionId, Incoming, IncomingOfType } from './messages.js';
 import type { PerMessageDeflateOptions, ServerOptions } from './options.js';
 
 /**
@@ -80,6 +80,11 @@ export interface RealtimeClient {
   receive<T extends Incoming['type'] = Incoming['type']>(type?: T, timeoutMs?: number): Promise<IncomingOfType<T>>;
   /** Received and not yet taken. */
   pending(): readonly Incoming[];
+  /**
+   * Who else is in the room, as this client was told: `welcome`'s members, then each `join`
+   * and `leave` as it arrives (taken or not). Live: it changes as messages arrive.
+   */
+  readonly members: ReadonlySet<ConnectionId>;
   /** Resolves once with how the connection ended. */
   readonly closed: Promise<CloseInfo>;
   close(code?: number, reason?: string): Promise<CloseInfo>;

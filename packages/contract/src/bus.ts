@@ -7,7 +7,23 @@ import type { ConnectionId } from './messages.js';
 export type BusEvent =
   | { kind: 'broadcast'; origin: string; from: ConnectionId; payload: unknown }
   | { kind: 'join'; origin: string; id: ConnectionId }
-  | { kind: 'leave'; origin: string; id: ConnectionId };
+  | { kind: 'leave'; origin: string; id: ConnectionId }
+  | PresenceEvent;
+
+/**
+ * A room's liveness and roster (see room.ts and packages/bus/README.md): `heartbeat` every
+ * fifth of the presence timeout, `ask` when a room starts or wakes from a stall (every room
+ * that hears it answers at once), `answer` to an ask or to a heartbeat from a room it did
+ * not know, `bye` when a room closes. `members` is the origin's own connections.
+ */
+export interface PresenceEvent {
+  kind: 'presence';
+  origin: string;
+  mode: PresenceMode;
+  members: ConnectionId[];
+}
+export type PresenceMode = 'heartbeat' | 'ask' | 'answer' | 'bye';
+export const PRESENCE_MODES: readonly PresenceMode[] = ['heartbeat', 'ask', 'answer', 'bye'];
 
 /**
  * Cross-process delivery of room events. Implementations live in `@socketlab/bus`

@@ -9,4 +9,5 @@ export * from './close-codes.js';
 export * from './inbox.js';
 export * from './messages.js';
 export { DEFAULTS, SUBPROTOCOL } from './options.js';
+export * from './presence-log.js';
 export * from './waits.js';

@@ -9,6 +9,7 @@ export function encodeServerText(message: ServerMessage): string {
   // Written by hand so payloads go out as the exact text they came in (RawJson).
   switch (message.type) {
     case 'welcome':
+      return `{"type":"welcome","id":${JSON.stringify(message.id)},"members":${JSON.stringify(message.members)}}`;
     case 'join':
     case 'leave':
       return `{"type":"${message.type}","id":${JSON.stringify(message.id)}}`;

@@ -1,5 +1,5 @@
 import type { CloseInfo } from './adapter.js';
-import type { Incoming, IncomingOfType } from './messages.js';
+import type { ConnectionId, Incoming, IncomingOfType } from './messages.js';
 
 /** How long a client waits for an expected message before failing with a clear error. */
 export const DEFAULT_RECEIVE_TIMEOUT = 5_000;
@@ -21,8 +21,18 @@ export class Inbox {
   private readonly queue: Incoming[] = [];
   private readonly waiters: Waiter[] = [];
   private closedWith: CloseInfo | undefined;
+  private readonly present = new Set<ConnectionId>();
+
+  /**
+   * The presence set (CONTRACT.md section 1): `welcome`'s members, then every `join` and
+   * `leave` in arrival order, whether or not anyone took those messages yet.
+   */
+  get members(): ReadonlySet<ConnectionId> {
+    return this.present;
+  }
 
   push(message: Incoming): void {
+    this.track(message);
     const index = this.waiters.findIndex((waiter) => waiter.accepts(message));
     if (index >= 0) {
       const [waiter] = this.waiters.splice(index, 1);
@@ -72,6 +82,22 @@ export class Inbox {
       };
       this.waiters.push(waiter);
     });
+  }
+
+  private track(message: Incoming): void {
+    switch (message.type) {
+      case 'welcome':
+        this.present.clear();
+        // A server that predates the roster sends none: start from nobody.
+        for (const id of Array.isArray(message.members) ? message.members : []) this.present.add(id);
+        return;
+      case 'join':
+        this.present.add(message.id);
+        return;
+      case 'leave':
+        this.present.delete(message.id);
+        return;
+    }
   }
 
   private closedError(type?: string): Error {

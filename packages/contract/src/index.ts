@@ -12,6 +12,8 @@ export * from './logger.js';
 export * from './messages.js';
 export * from './options.js';
 export * from './origin.js';
+export * from './presence.js';
+export * from './presence-log.js';
 export * from './raw-json.js';
 export * from './room.js';
 export * from './serve.js';

@@ -22,6 +22,8 @@ export const CLIENT_MESSAGE_TYPES: readonly ClientMessageType[] = ['echo', 'broa
 export interface WelcomeMessage {
   type: 'welcome';
   id: ConnectionId;
+  /** The roster: every other connection in the room (on every process of a bus), in no order. */
+  members: ConnectionId[];
 }
 export interface JoinMessage {
   type: 'join';

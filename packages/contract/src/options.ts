@@ -23,6 +23,8 @@ export const DEFAULTS = {
   allowedOrigins: ['http://localhost', 'http://127.0.0.1'] as readonly string[],
   /** Whether a client must offer the subprotocol (only the websocket adapter requires it by default). */
   requireProtocol: false,
+  /** With a bus: how long a silent server process counts as alive (CONTRACT.md section 5). */
+  presenceTimeout: 10_000,
 } as const;
 
 export const SUBPROTOCOL = 'echo-protocol';
@@ -61,6 +63,11 @@ export interface ServerOptions {
   /** Cross-process delivery of broadcasts, joins and leaves; default: this process only. */
   bus?: Bus;
   logger?: Logger;
+  /**
+   * With a bus: a server process not heard from for this long is gone, and its clients get
+   * `leave` everywhere else; when it is heard again they get `join` (CONTRACT.md section 5).
+   */
+  presenceTimeout?: number;
 }
 
 /** The permessage-deflate parameters a server accepts (RFC 7692 section 7.1) and how it compresses. */
@@ -144,6 +151,10 @@ export function resolveServerOptions(
     perMessageDeflate: resolvePerMessageDeflate(merged.perMessageDeflate),
     bus: merged.bus,
     logger: merged.logger ?? silentLogger,
+    presenceTimeout: timer(
+      'presenceTimeout',
+      positive('presenceTimeout', merged.presenceTimeout ?? DEFAULTS.presenceTimeout),
+    ),
   };
 }
 

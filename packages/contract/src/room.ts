@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import type { Bus, BusEvent } from './bus.js';
+import type { Bus, BusEvent, PresenceMode } from './bus.js';
 import { type Decoded, decodeClientEvent, decodeClientText } from './decode.js';
 import { Heartbeat } from './heartbeat.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { ConnectionId, ServerMessage } from './messages.js';
 import { DEFAULTS } from './options.js';
+import { PeerRosters, presencePacing } from './presence.js';
 
 /** A fresh connection id, unique across processes (72 random bits). */
 export function newConnectionId(): ConnectionId {
@@ -36,6 +37,10 @@ export interface RoomOptions {
   /** The ping interval, when the transport has a `heartbeat`; default 30 s. */
   heartbeatInterval?: number;
   bus?: Bus | undefined;
+  /** With a bus: how long another room may stay silent before its clients count as gone; default 10 s. */
+  presenceTimeout?: number;
+  /** Milliseconds on a monotonic clock, for presence; default `performance.now` (tests freeze it). */
+  clock?: () => number;
   logger?: Logger;
 }
 
@@ -49,6 +54,18 @@ export class Room<C> {
   /** Identifies this room on a bus, so its own events are not delivered twice. */
   readonly id = newConnectionId();
   private readonly members = new Map<C, ConnectionId>();
+  private readonly localIds = new Set<ConnectionId>();
+  /**
+   * Every id this room's clients count present (each client: all but itself). All of them
+   * were told the same since their welcome, so one set is what each was told, and every
+   * join or leave goes out only when it changes this set: section 1's rule by construction.
+   */
+  private readonly told = new Set<ConnectionId>();
+  /** The other rooms on the bus: their rosters and liveness. */
+  private readonly peers = new PeerRosters();
+  private readonly presenceTimers: NodeJS.Timeout[] = [];
+  private readonly clock: () => number;
+  private lastCheck: number;
   private readonly outboundLimit: number;
   private readonly bus: Bus | undefined;
   private readonly logger: Logger;
@@ -63,6 +80,8 @@ export class Room<C> {
     this.outboundLimit = options.outboundLimit ?? DEFAULTS.outboundLimit;
     this.bus = options.bus;
     this.logger = options.logger ?? silentLogger;
+    this.clock = options.clock ?? (() => performance.now());
+    this.lastCheck = this.clock();
     const probe = transport.heartbeat;
     if (probe) {
       this.heartbeat = new Heartbeat<C>(options.heartbeatInterval ?? DEFAULTS.heartbeatInterval, {
@@ -74,6 +93,7 @@ export class Room<C> {
       });
     }
     this.unsubscribe = this.bus?.subscribe((event) => this.deliverRemote(event));
+    if (this.bus) this.startPresence(options.presenceTimeout ?? DEFAULTS.presenceTimeout);
   }
 
   get size(): number {
@@ -107,14 +127,27 @@ export class Room<C> {
     this.heartbeat?.alive(conn);
   }
 
-  /** A connection is open: welcome it, then tell everyone else it joined. */
+  /** The ids this room's clients count present: its own connections and the live peers'. */
+  roster(): ConnectionId[] {
+    return [...this.told];
+  }
+
+  /** A connection is open: welcome it with the roster, then tell everyone else it joined. */
   add(conn: C, id: ConnectionId = newConnectionId()): ConnectionId {
     this.members.set(conn, id);
+    this.localIds.add(id);
     this.heartbeat?.track(conn);
     this.logger.debug({ id, connections: this.members.size }, 'connection joined');
-    this.sendTo(conn, { type: 'welcome', id });
-    this.fanout({ type: 'join', id }, conn);
+    const members: ConnectionId[] = [];
+    for (const other of this.told) if (other !== id) members.push(other);
+    this.sendTo(conn, { type: 'welcome', id, members });
     this.bus?.publish({ kind: 'join', origin: this.id, id });
+    // Dropped while being welcomed: remove() already ran, and nobody is told of it.
+    if (!this.members.has(conn)) return id;
+    if (!this.told.has(id)) {
+      this.told.add(id);
+      this.fanout({ type: 'join', id }, conn);
+    }
     return id;
   }
 
@@ -123,9 +156,10 @@ export class Room<C> {
     const id = this.members.get(conn);
     if (id === undefined) return;
     this.members.delete(conn);
+    this.localIds.delete(id);
     this.heartbeat?.untrack(conn);
     this.logger.debug({ id, connections: this.members.size }, 'connection left');
-    this.fanout({ type: 'leave', id });
+    this.reconcile(id);
     this.bus?.publish({ kind: 'leave', origin: this.id, id });
   }
 
@@ -168,22 +202,99 @@ export class Room<C> {
     this.bus?.publish({ kind: 'broadcast', origin: this.id, from, payload: message.payload });
   }
 
-  /** Stops the heartbeat and listening to the bus; the adapter closes the connections. */
+  /** Stops the heartbeat and listening to the bus (saying goodbye on it); the adapter closes the connections. */
   close(): void {
     this.heartbeat?.stop();
+    for (const timer of this.presenceTimers.splice(0)) clearInterval(timer);
+    if (this.bus && this.unsubscribe) this.publishPresence('bye');
     this.unsubscribe?.();
   }
 
   private deliverRemote(event: BusEvent): void {
     if (event.origin === this.id) return;
+    const now = this.clock();
+    if (event.kind === 'presence') {
+      this.deliverPresence(event.origin, event.mode, event.members, now);
+      return;
+    }
+    const peer = this.peers.heard(event.origin, now);
     switch (event.kind) {
       case 'broadcast':
         this.fanout({ type: 'broadcast', from: event.from, payload: event.payload });
         return;
       case 'join':
-      case 'leave':
-        this.fanout({ type: event.kind, id: event.id });
+        peer.roster.add(event.id);
+        this.reconcile(event.id);
         return;
+      case 'leave':
+        peer.roster.delete(event.id);
+        this.reconcile(event.id);
+        return;
+    }
+  }
+
+  private deliverPresence(origin: string, mode: PresenceMode, members: readonly ConnectionId[], now: number): void {
+    if (mode === 'bye') {
+      for (const id of this.peers.forget(origin)) this.reconcile(id);
+      return;
+    }
+    const known = this.peers.knows(origin);
+    if (!known) this.logger.info({ peer: origin, connections: members.length }, 'peer room joined');
+    // A full roster: the peer's own truth, in its publish order after every delta before it.
+    for (const id of this.peers.replace(origin, members, now)) this.reconcile(id);
+    // A room that starts or wakes asks; one we did not know may not know us either.
+    if (mode === 'ask' || (mode === 'heartbeat' && !known)) this.publishPresence('answer');
+  }
+
+  /**
+   * Whether `id` should count present (a connection here, or on a live peer) against what
+   * the clients were told; the difference, if any, goes out as one join or one leave.
+   */
+  private reconcile(id: ConnectionId): void {
+    const present = this.localIds.has(id) || this.peers.holds(id);
+    if (present === this.told.has(id)) return;
+    if (present) {
+      this.told.add(id);
+      this.fanout({ type: 'join', id });
+    } else {
+      this.told.delete(id);
+      this.fanout({ type: 'leave', id });
+    }
+  }
+
+  private publishPresence(mode: PresenceMode): void {
+    this.bus?.publish({ kind: 'presence', origin: this.id, mode, members: [...this.localIds] });
+  }
+
+  private startPresence(timeout: number): void {
+    const pacing = presencePacing(timeout);
+    this.publishPresence('ask');
+    const beat = setInterval(() => this.publishPresence('heartbeat'), pacing.heartbeat);
+    const check = setInterval(() => this.checkPeers(pacing.silence), pacing.check);
+    for (const timer of [beat, check]) {
+      // Presence alone must never keep a process alive.
+      timer.unref();
+      this.presenceTimers.push(timer);
+    }
+  }
+
+  /** Peers silent for longer than `silence` are gone: their clients leave, for every client here. */
+  private checkPeers(silence: number): void {
+    const now = this.clock();
+    const frozenFor = now - this.lastCheck;
+    this.lastCheck = now;
+    if (frozenFor > silence) {
+      // This process was frozen (SIGSTOP, a long stall): the silence was ours, not theirs.
+      // Their news is waiting in the socket; give every peer a fresh period and ask again.
+      this.logger.warn({ frozenMs: frozenFor }, 'presence check was late: asking the peers again');
+      this.peers.pardonAll(now);
+      this.publishPresence('ask');
+      return;
+    }
+    for (const origin of this.peers.silentSince(now - silence)) {
+      const roster = this.peers.forget(origin);
+      this.logger.warn({ peer: origin, connections: roster.length, silentMs: silence }, 'peer room gone');
+      for (const id of roster) this.reconcile(id);
     }
   }
 

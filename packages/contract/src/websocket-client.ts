@@ -25,6 +25,7 @@ export function webSocketClient(parts: WebSocketClientParts): RealtimeClient {
     sendBinary: (data) => parts.sendBinary(data),
     receive: (type, timeoutMs) => inbox.take(type, timeoutMs),
     pending: () => inbox.pending(),
+    members: inbox.members,
     closed,
     close: (code, reason) => {
       parts.startClose(code, reason);

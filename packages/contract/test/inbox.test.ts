@@ -19,10 +19,10 @@ describe('Inbox', () => {
 
   it('hands out queued messages oldest first', async () => {
     const inbox = new Inbox();
-    inbox.push({ type: 'welcome', id: 'A' });
+    inbox.push({ type: 'welcome', id: 'A', members: [] });
     inbox.push({ type: 'join', id: 'B' });
     inbox.push({ type: 'echo', payload: 1 });
-    expect(await inbox.take()).toStrictEqual({ type: 'welcome', id: 'A' });
+    expect(await inbox.take()).toStrictEqual({ type: 'welcome', id: 'A', members: [] });
     expect(await inbox.take()).toStrictEqual({ type: 'join', id: 'B' });
     expect(await inbox.take()).toStrictEqual({ type: 'echo', payload: 1 });
     expect(inbox.pending()).toStrictEqual([]);

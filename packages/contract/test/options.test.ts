@@ -30,6 +30,7 @@ describe('resolveServerOptions', () => {
       perMessageDeflate: false,
       bus: undefined,
       logger: silentLogger,
+      presenceTimeout: 10_000,
     });
     expect(resolved.logger).toBe(silentLogger);
     expect(resolveServerOptions({})).toStrictEqual(resolved);
@@ -46,6 +47,7 @@ describe('resolveServerOptions', () => {
       maxHeadSize: 16 * KiB,
       allowedOrigins: ['http://localhost', 'http://127.0.0.1'],
       requireProtocol: false,
+      presenceTimeout: 10_000,
     });
     expect(MAX_TIMER_MS).toBe(2_147_483_647);
   });
@@ -66,6 +68,7 @@ describe('resolveServerOptions', () => {
       perMessageDeflate: { ...PER_MESSAGE_DEFLATE_DEFAULTS, threshold: 0, serverNoContextTakeover: true },
       bus,
       logger,
+      presenceTimeout: 1_500,
     };
     const resolved = resolveServerOptions(options);
     expect(resolved).toStrictEqual(options);
@@ -102,6 +105,7 @@ describe('resolveServerOptions', () => {
       perMessageDeflate: undefined,
       bus: undefined,
       logger: undefined,
+      presenceTimeout: undefined,
     };
     expect(resolveServerOptions(allUndefined)).toStrictEqual(resolveServerOptions());
     // e.g. a CLI that passes `requireProtocol: flags.requireProtocol` without the flag
@@ -131,6 +135,7 @@ describe('resolveServerOptions', () => {
     'outboundLimit',
     'heartbeatInterval',
     'handshakeTimeout',
+    'presenceTimeout',
   ] as const)('%s must be a positive number', (name) => {
     it.each([
       0,
@@ -169,6 +174,7 @@ describe('resolveServerOptions', () => {
     'heartbeatInterval',
     'handshakeTimeout',
     'shutdownTimeout',
+    'presenceTimeout',
   ] as const)('%s must fit a Node timer (2^31 - 1 ms): a longer one would fire at once', (name) => {
     it('2^31 - 1 ms is accepted', () => {
       expect(resolveServerOptions({ [name]: MAX_TIMER_MS })[name]).toBe(MAX_TIMER_MS);

@@ -27,11 +27,11 @@ describe('Room', () => {
     room.remove(a);
     room.remove(a);
     expect(a.got).toEqual([
-      { type: 'welcome', id: 'A' },
+      { type: 'welcome', id: 'A', members: [] },
       { type: 'join', id: 'B' },
     ]);
     expect(b.got).toEqual([
-      { type: 'welcome', id: 'B' },
+      { type: 'welcome', id: 'B', members: ['A'] },
       { type: 'leave', id: 'A' },
     ]);
   });
@@ -93,15 +93,26 @@ describe('Room', () => {
     two.add(b, 'B');
     one.receiveText(a, '{"type":"broadcast","payload":"hi"}');
     expect(a.got).toEqual([
-      { type: 'welcome', id: 'A' },
+      { type: 'welcome', id: 'A', members: [] },
       { type: 'join', id: 'B' },
       { type: 'broadcast', from: 'A', payload: 'hi' },
       { type: 'broadcastResult', payload: 'hi', recipients: 1 },
     ]);
+    // two heard one's join: B's roster holds A.
     expect(b.got).toEqual([
-      { type: 'welcome', id: 'B' },
+      { type: 'welcome', id: 'B', members: ['A'] },
       { type: 'broadcast', from: 'A', payload: 'hi' },
     ]);
-    expect(published.map((e) => e.kind)).toEqual(['join', 'join', 'broadcast']);
+    // Each room asked for the others' rosters on start; one answered two's ask.
+    expect(published.map((e) => (e.kind === 'presence' ? e.mode : e.kind))).toEqual([
+      'ask',
+      'ask',
+      'answer',
+      'join',
+      'join',
+      'broadcast',
+    ]);
+    one.close();
+    two.close();
   });
 });

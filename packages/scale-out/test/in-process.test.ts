@@ -22,7 +22,10 @@ describe('servers of every adapter in one process on the in-process bus', () => 
     for (const [i, adapter] of adapters.entries()) {
       const client = await adapter.connect(servers[i]!.url);
       clients.push(client);
-      const { id } = await client.receive('welcome');
+      const { id, members: roster } = await client.receive('welcome');
+      // The roster spans every server on the bus.
+      expect(new Set(roster)).toStrictEqual(new Set(members.map((m) => m.id)));
+      expect(roster).toHaveLength(members.length);
       // Everyone already here hears of the newcomer, whichever server they are on.
       for (const earlier of members) expect(await earlier.client.receive('join')).toStrictEqual({ type: 'join', id });
       members.push({ client, id });
@@ -45,6 +48,14 @@ describe('servers of every adapter in one process on the in-process bus', () => 
       expect(await other.client.receive()).toStrictEqual({ type: 'leave', id: sender.id });
       // Nothing else crossed: no echo of their own events, no duplicates.
       expect(other.client.pending()).toEqual([]);
+    }
+
+    // A server that closes: its client leaves for everyone else at once (the room says bye).
+    const [closing, ...staying] = others as [(typeof members)[number], ...typeof members];
+    await servers[1]!.close();
+    for (const other of staying) {
+      expect(await other.client.receive('leave')).toStrictEqual({ type: 'leave', id: closing.id });
+      expect(other.client.members).toStrictEqual(new Set(staying.filter((o) => o !== other).map((o) => o.id)));
     }
   });
 });

@@ -85,6 +85,7 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
         },
         receive: (type, timeoutMs) => inbox.take(type, timeoutMs),
         pending: () => inbox.pending(),
+        members: inbox.members,
         closed,
         close: () => {
           socket.disconnect();

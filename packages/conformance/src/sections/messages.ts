@@ -1,8 +1,9 @@
 // CONTRACT.md section 1 (and section 2, the same semantics as socket.io events): messages.
 
-import { eventually, type RealtimeClient } from '@socketlab/contract';
+import { eventually, type RealtimeClient, replayPresence } from '@socketlab/contract';
 import { describe, expect, it } from 'vitest';
 import type { GroupContext } from '../group.js';
+import type { Joined } from '../harness.js';
 import { HEAVY, KiB } from '../helpers.js';
 
 /** welcome to the newcomer, join to the others, leave to those remaining. */
@@ -25,6 +26,58 @@ export function presence({ h }: GroupContext): void {
       b.client.terminate();
       expect(await a.client.receive()).toStrictEqual({ type: 'leave', id: b.id });
       await eventually(() => h.server.connectionCount === 1, 5_000, 'connection count back to 1');
+    });
+
+    it('welcomes each newcomer with everyone already there (members), never its own id', async () => {
+      await h.start();
+      const a = await h.join();
+      expect(a.members).toStrictEqual([]);
+      const b = await h.join();
+      expect(b.members).toStrictEqual([a.id]);
+      const c = await h.join();
+      expect(new Set(c.members)).toStrictEqual(new Set([a.id, b.id]));
+      expect(c.members).toHaveLength(2);
+      await b.client.close();
+      await a.client.receive('leave');
+      const d = await h.join();
+      expect(new Set(d.members)).toStrictEqual(new Set([a.id, c.id]));
+      expect(d.members).toHaveLength(2);
+      // The client library keeps the presence set from the welcome, joins and leaves.
+      await eventually(() => a.client.members.size === 2, 5_000, "a's presence set to hold c and d");
+      expect(a.client.members).toStrictEqual(new Set([c.id, d.id]));
+      expect(d.client.members).toStrictEqual(new Set([a.id, c.id]));
+    });
+
+    it("keeps every client's presence consistent through connects and disconnects (section 1's rule)", async () => {
+      await h.start();
+      const live: Joined[] = [];
+      const gone: Joined[] = [];
+      // A fixed interleaving of joins, polite closes and abrupt ends, some back to back.
+      const plan = ['join', 'join', 'join', 'close', 'join', 'terminate', 'join', 'join', 'close', 'terminate', 'join'];
+      for (const [step, action] of plan.entries()) {
+        if (action === 'join') {
+          live.push(await h.join());
+          continue;
+        }
+        const [leaving] = live.splice(step % live.length, 1);
+        if (!leaving) continue;
+        gone.push(leaving);
+        if (action === 'close') void leaving.client.close();
+        else leaving.client.terminate();
+      }
+      await eventually(() => h.server.connectionCount === live.length, 5_000, `${live.length} connections left`);
+      for (const member of live) {
+        const others = new Set(live.filter((m) => m !== member).map((m) => m.id));
+        await eventually(
+          () => member.client.members.size === others.size && [...others].every((id) => member.client.members.has(id)),
+          5_000,
+          `${member.id}'s presence set to equal the room`,
+        );
+        const replay = replayPresence(member.id, member.members, member.client.pending());
+        expect(replay.breaches).toStrictEqual([]);
+        expect(replay.present).toStrictEqual(others);
+      }
+      expect(gone.length).toBeGreaterThan(0);
     });
   });
 }

@@ -58,6 +58,25 @@ export function busDelivery({ h, capabilities: { binaryMessages } }: GroupContex
       expect(await a.client.receive()).toStrictEqual({ type: 'leave', id: c.id });
     });
 
+    it('welcomes a newcomer with the clients of both servers (members); presence sets agree', async () => {
+      const { one, two } = await startTwo();
+      const a = await h.join({}, one);
+      const b = await h.join({}, two);
+      expect(b.members).toStrictEqual([a.id]);
+      expect(await a.client.receive()).toStrictEqual({ type: 'join', id: b.id });
+      const c = await h.join({}, one);
+      expect(new Set(c.members)).toStrictEqual(new Set([a.id, b.id]));
+      await b.client.receive('join');
+      const d = await h.join({}, two);
+      expect(new Set(d.members)).toStrictEqual(new Set([a.id, b.id, c.id]));
+      expect(d.members).toHaveLength(3);
+      for (const m of [a, b, c]) await m.client.receive('join');
+      const all = [a, b, c, d];
+      for (const m of all) {
+        expect(m.client.members).toStrictEqual(new Set(all.filter((o) => o !== m).map((o) => o.id)));
+      }
+    });
+
     it('keeps echoes and broadcast results with their sender: only broadcasts cross', async () => {
       const { one, two } = await startTwo();
       const a = await h.join({}, one);
