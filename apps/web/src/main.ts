@@ -103,7 +103,10 @@ const awaitingResult: HTMLLIElement[] = [];
 const awaitingFile: { name: string; bytes: Uint8Array }[] = [];
 let stopRtt: (() => void) | undefined;
 
+let everConnected = false;
+
 function connect(): void {
+  everConnected = true;
   stopRtt?.();
   connection?.close();
   connection = undefined;
@@ -238,15 +241,19 @@ function logLine(kind: string, text: string, from?: string): HTMLLIElement {
     line.append(who);
   }
   line.append(text);
+  // Follow new lines only when the reader is at the bottom already; the log scrolls inside its
+  // own box (scrollIntoView would scroll the page too and push the composer off screen).
+  const atBottom = ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 8;
   ui.log.append(line);
-  line.scrollIntoView({ block: 'nearest' });
+  if (atBottom) ui.log.scrollTop = ui.log.scrollHeight;
   return line;
 }
 
 function renderStatus(): void {
   const state = connection?.state ?? 'closed';
   ui.status.dataset.state = state;
-  const parts: string[] = [state];
+  // Before the first Connect there is no connection to call closed.
+  const parts: string[] = [connection || everConnected ? state : 'not connected'];
   if (connection && state !== 'closed') {
     parts.push(channelOf(connection.spec.transport, connection.spec.socketioTransport ?? 'websocket'));
     if (state === 'open') {
