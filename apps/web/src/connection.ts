@@ -26,7 +26,16 @@ export interface ConnectionEnd {
   clean: boolean;
   /** Whether the connection ended before it ever opened (a refused handshake). */
   neverOpened: boolean;
+  /** Whether the page gave up: nothing answered within the connect timeout. */
+  timedOut: boolean;
 }
+
+/**
+ * How long a connection may stay `connecting`. The browser's WebSocket has no handshake
+ * timeout of its own: a server that accepts the TCP connection and never answers the upgrade
+ * would leave it connecting for good.
+ */
+export const CONNECT_TIMEOUT_MS = 10_000;
 
 export type ConnectionEvent = { kind: 'state'; state: ConnectionState } | { kind: 'message'; message: Incoming };
 
@@ -39,6 +48,8 @@ export interface ConnectSpec {
   socketioTransport?: SocketIoTransport;
   /** Queue every message for `receive` (the test harness); the UI only subscribes. */
   buffered?: boolean;
+  /** Give up connecting after this long; default CONNECT_TIMEOUT_MS. */
+  connectTimeoutMs?: number;
 }
 
 export interface Connection {
@@ -92,6 +103,7 @@ const CLOSE_CODE_MEANINGS: Record<number, string> = {
 };
 
 export function describeEnd(end: ConnectionEnd): string {
+  if (end.timedOut) return end.reason;
   const reason = end.reason ? `: ${end.reason}` : '';
   if (end.code === null) return `disconnected${reason}`;
   return `closed ${end.code} (${closeCodeMeaning(end.code)})${reason}`;
@@ -112,6 +124,22 @@ abstract class BaseConnection implements Connection {
     // Nobody may be waiting on `opened` (the UI listens to states): never an unhandled rejection.
     this.opened.catch(() => {});
     this.closed = new Promise((resolve) => (this.settleClosed = resolve));
+    const timeoutMs = spec.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    const timer = setTimeout(() => {
+      if (this.state !== 'connecting') return;
+      this.end({
+        code: spec.transport.client === 'socketio' ? null : 1006,
+        reason: `no answer within ${timeoutMs / 1000} s`,
+        clean: false,
+        timedOut: true,
+      });
+      this.abandon();
+    }, timeoutMs);
+    this.closed.then(() => clearTimeout(timer));
+    this.opened.then(
+      () => clearTimeout(timer),
+      () => {},
+    );
   }
 
   abstract readonly protocol: string;
@@ -120,6 +148,8 @@ abstract class BaseConnection implements Connection {
   abstract emit(event: string, ...args: unknown[]): void;
   abstract sendBinary(bytes: Uint8Array): void;
   abstract close(): void;
+  /** Drops the underlying socket of a connection already ended (the connect timeout). */
+  protected abstract abandon(): void;
 
   subscribe(listener: (event: ConnectionEvent) => void): () => void {
     this.listeners.add(listener);
@@ -143,10 +173,10 @@ abstract class BaseConnection implements Connection {
     this.notify({ kind: 'message', message });
   }
 
-  protected end(end: Omit<ConnectionEnd, 'neverOpened'>): void {
+  protected end(end: Omit<ConnectionEnd, 'neverOpened' | 'timedOut'> & { timedOut?: boolean }): void {
     if (this.state === 'closed') return;
     const neverOpened = this.state === 'connecting';
-    const full = { ...end, neverOpened };
+    const full: ConnectionEnd = { ...end, neverOpened, timedOut: end.timedOut ?? false };
     this.setState('closed');
     this.inbox?.close({ code: end.code ?? 0, reason: end.reason });
     this.settleOpened.reject(new ConnectionEndedError(full));
@@ -205,6 +235,11 @@ class WebSocketConnection extends BaseConnection {
     this.setState('closing');
     this.socket.close(1000);
   }
+
+  protected abandon(): void {
+    // Closing a WebSocket that is still connecting fails the connection: no frame is sent.
+    this.socket.close();
+  }
 }
 
 /** The socket.io events of CONTRACT.md section 2 that a client receives. */
@@ -220,7 +255,8 @@ class SocketIoConnection extends BaseConnection {
       // One attempt: a refusal must show as a refusal, not as an endless retry loop.
       reconnection: false,
       forceNew: true,
-      timeout: 10_000,
+      // The connection's own timeout (the same for every transport) gives up first.
+      timeout: (spec.connectTimeoutMs ?? CONNECT_TIMEOUT_MS) + 5_000,
     });
     this.socket.on('connect', () => this.setState('open'));
     this.socket.on('connect_error', (error: Error) => {
@@ -264,6 +300,10 @@ class SocketIoConnection extends BaseConnection {
   close(): void {
     if (this.state === 'closed') return;
     this.setState('closing');
+    this.socket.disconnect();
+  }
+
+  protected abandon(): void {
     this.socket.disconnect();
   }
 }
