@@ -5,8 +5,9 @@
  * Query string: `?transport=ws|net|websocket|socketio`, `&socketio-transport=polling`,
  * `&<transport>=<server url>` to point a transport elsewhere, `&connect=1` to connect at once.
  */
-import { DEFAULTS, type Incoming } from '@socketlab/contract/client';
+import { DEFAULTS, type Incoming, SUBPROTOCOL } from '@socketlab/contract/client';
 import { type Connection, describeEnd, openConnection } from './connection.js';
+import { type Explanation, explainEnd } from './explain.js';
 import { installHarness } from './harness.js';
 import { isRttProbe, meterRtt, RttSamples } from './rtt.js';
 import {
@@ -111,18 +112,14 @@ function connect(): void {
   connection?.close();
   connection = undefined;
   const mode = socketioMode();
+  const url = ui.serverUrl.value.trim();
+  const protocols = ui.offerProtocol.checked ? [SUBPROTOCOL] : [];
   let current: Connection;
   try {
-    current = openConnection({
-      transport: selected,
-      url: ui.serverUrl.value.trim(),
-      protocols: ui.offerProtocol.checked ? ['echo-protocol'] : [],
-      socketioTransport: mode,
-    });
+    current = openConnection({ transport: selected, url, protocols, socketioTransport: mode });
   } catch (error) {
     // A URL the WebSocket constructor rejects (wrong scheme, not a URL) throws at once.
-    ui.closeInfo.textContent = `cannot connect: ${(error as Error).message}`;
-    ui.closeInfo.dataset.clean = 'false';
+    showEnd({ text: `cannot connect: ${(error as Error).message}`, error: true });
     renderStatus();
     return;
   }
@@ -133,6 +130,7 @@ function connect(): void {
   awaitingResult.length = 0;
   awaitingFile.length = 0;
   ui.closeInfo.textContent = '';
+  delete ui.closeInfo.dataset.error;
   renderPresence();
   logLine('system', `connecting to ${current.spec.url} over ${channel}`);
 
@@ -148,10 +146,7 @@ function connect(): void {
   current.closed.then((end) => {
     if (current !== connection) return;
     stopRtt?.();
-    const text = end.neverOpened ? `refused or unreachable: ${describeEnd(end)}` : describeEnd(end);
-    ui.closeInfo.textContent = text;
-    ui.closeInfo.dataset.clean = String(end.clean);
-    logLine('system', text);
+    showEnd(explainEnd(end, { transport: current.spec.transport, url, protocols, pageOrigin: location.origin }));
     presence.clear();
     renderPresence();
     renderStatus();
@@ -159,6 +154,13 @@ function connect(): void {
   });
   renderStatus();
   renderRtt();
+}
+
+/** How the last connection ended (or could not start), under the status and in the log. */
+function showEnd({ text, error }: Explanation): void {
+  ui.closeInfo.textContent = text;
+  ui.closeInfo.dataset.error = String(error);
+  logLine(error ? 'error' : 'system', text);
 }
 
 function onMessage(message: Incoming): void {
