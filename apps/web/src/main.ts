@@ -165,11 +165,19 @@ function showEnd({ text, error }: Explanation): void {
 
 function onMessage(message: Incoming): void {
   switch (message.type) {
-    case 'welcome':
+    case 'welcome': {
       selfId = message.id;
+      // The roster (CONTRACT.md section 1): everyone else already here; then joins and leaves.
+      const members = membersOf(message);
+      presence.clear();
       presence.add(message.id);
-      logLine('system', `connected as ${message.id}`);
+      for (const id of members) presence.add(id);
+      logLine(
+        'system',
+        `connected as ${message.id}; ${members.length === 0 ? 'nobody else here' : `${members.length} already here`}`,
+      );
       break;
+    }
     case 'join':
       presence.add(message.id);
       logLine('system', `${message.id} joined`);
@@ -179,7 +187,6 @@ function onMessage(message: Incoming): void {
       logLine('system', `${message.id} left`);
       break;
     case 'broadcast': {
-      presence.add(message.from);
       const line = logLine('broadcast', textOf(message.payload), message.from === selfId ? 'you' : message.from);
       if (message.from === selfId) awaitingResult.push(line);
       break;
@@ -205,6 +212,12 @@ function onMessage(message: Incoming): void {
       break;
   }
   renderPresence();
+}
+
+/** `welcome.members`; a server that sends none (an older one) is taken to say nobody else is here. */
+function membersOf(welcome: Incoming): string[] {
+  const members = (welcome as { members?: unknown }).members;
+  return Array.isArray(members) ? members.filter((id): id is string => typeof id === 'string') : [];
 }
 
 function onFileEcho(bytes: Uint8Array): void {
