@@ -57,6 +57,8 @@ export interface Connection {
   readonly state: ConnectionState;
   /** WebSocket: the negotiated subprotocol ('' for none); socket.io: the engine transport in use. */
   readonly protocol: string;
+  /** WebSocket: the negotiated extensions (`WebSocket.extensions`, '' for none); socket.io: ''. */
+  readonly extensions: string;
   /** Resolves when open; rejects with the end if the connection ended first. */
   readonly opened: Promise<void>;
   readonly closed: Promise<ConnectionEnd>;
@@ -143,6 +145,7 @@ abstract class BaseConnection implements Connection {
   }
 
   abstract readonly protocol: string;
+  abstract readonly extensions: string;
   abstract send(message: ClientMessage): void;
   abstract sendText(text: string): void;
   abstract emit(event: string, ...args: unknown[]): void;
@@ -214,6 +217,10 @@ class WebSocketConnection extends BaseConnection {
     return this.socket.protocol;
   }
 
+  get extensions(): string {
+    return this.socket.extensions;
+  }
+
   send(message: ClientMessage): void {
     this.socket.send(JSON.stringify(message));
   }
@@ -279,6 +286,9 @@ class SocketIoConnection extends BaseConnection {
   get protocol(): string {
     return this.socket.io.engine?.transport?.name ?? '';
   }
+
+  /** socket.io-client keeps its WebSocket to itself. */
+  readonly extensions = '';
 
   send(message: ClientMessage): void {
     const { type, ...rest } = message;

@@ -273,11 +273,8 @@ function renderStatus(): void {
     parts.push(channelOf(connection.spec.transport, connection.spec.socketioTransport ?? 'websocket'));
     if (state === 'open') {
       const protocol = connection.protocol;
-      parts.push(
-        connection.spec.transport.client === 'socketio'
-          ? `engine transport ${protocol}`
-          : `subprotocol ${protocol || '(none)'}`,
-      );
+      if (connection.spec.transport.client === 'socketio') parts.push(`engine transport ${protocol}`);
+      else parts.push(`subprotocol ${protocol || '(none)'}`, `extensions ${connection.extensions || '(none)'}`);
     }
     if (selfId) parts.push(`you are ${selfId}`);
   }
