@@ -171,7 +171,11 @@ describe.skipIf(!haveChromium || channels.length === 0)(
               return;
             }
             expect(await opened(client)).toEqual({ protocol: '' });
-            expect(await receive(client)).toEqual({ type: 'welcome', id: expect.any(String) });
+            expect(await receive(client)).toEqual({
+              type: 'welcome',
+              id: expect.any(String),
+              members: expect.any(Array),
+            });
             await closeAndWait(client);
           });
         }
@@ -399,7 +403,8 @@ describe.skipIf(!haveChromium || channels.length === 0)(
           } finally {
             await context.close();
           }
-        });
+          // Three pages through the UI: about 25 s on a loaded 2-core machine.
+        }, 60_000);
     });
 
     it('shows why a connection could not be made: an unusable URL, an unreachable server', async () => {
