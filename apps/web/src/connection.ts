@@ -113,6 +113,7 @@ export function describeEnd(end: ConnectionEnd): string {
 
 abstract class BaseConnection implements Connection {
   state: ConnectionState = 'connecting';
+  private wasOpen = false;
   readonly opened: Promise<void>;
   readonly closed: Promise<ConnectionEnd>;
   private readonly listeners = new Set<(event: ConnectionEvent) => void>();
@@ -167,7 +168,10 @@ abstract class BaseConnection implements Connection {
   protected setState(state: ConnectionState): void {
     if (this.state === state || this.state === 'closed') return;
     this.state = state;
-    if (state === 'open') this.settleOpened.resolve();
+    if (state === 'open') {
+      this.wasOpen = true;
+      this.settleOpened.resolve();
+    }
     this.notify({ kind: 'state', state });
   }
 
@@ -178,7 +182,8 @@ abstract class BaseConnection implements Connection {
 
   protected end(end: Omit<ConnectionEnd, 'neverOpened' | 'timedOut'> & { timedOut?: boolean }): void {
     if (this.state === 'closed') return;
-    const neverOpened = this.state === 'connecting';
+    // Closed by us while still connecting (state 'closing') counts as never opened too.
+    const neverOpened = !this.wasOpen;
     const full: ConnectionEnd = { ...end, neverOpened, timedOut: end.timedOut ?? false };
     this.setState('closed');
     this.inbox?.close({ code: end.code ?? 0, reason: end.reason });

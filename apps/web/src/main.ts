@@ -75,7 +75,7 @@ for (const transport of TRANSPORTS) {
 }
 
 function select(transport: TransportInfo): void {
-  if (connection) connection.close();
+  closeConnection();
   selected = transport;
   ui.serverUrl.value = serverUrlFrom(transport, query, __SOCKETLAB_SERVERS__);
   ui.socketioOptions.hidden = transport.client !== 'socketio';
@@ -105,6 +105,14 @@ const awaitingFile: { name: string; bytes: Uint8Array }[] = [];
 let stopRtt: (() => void) | undefined;
 
 let everConnected = false;
+/** The connection the person closed themselves: closed before it opened, it was cancelled, not refused. */
+let closedByUser: Connection | undefined;
+
+function closeConnection(): void {
+  if (!connection || connection.state === 'closed') return;
+  closedByUser = connection;
+  connection.close();
+}
 
 function connect(): void {
   everConnected = true;
@@ -146,7 +154,11 @@ function connect(): void {
   current.closed.then((end) => {
     if (current !== connection) return;
     stopRtt?.();
-    showEnd(explainEnd(end, { transport: current.spec.transport, url, protocols, pageOrigin: location.origin }));
+    showEnd(
+      end.neverOpened && closedByUser === current
+        ? { text: 'cancelled before it opened', error: false }
+        : explainEnd(end, { transport: current.spec.transport, url, protocols, pageOrigin: location.origin }),
+    );
     presence.clear();
     renderPresence();
     renderStatus();
@@ -383,8 +395,8 @@ async function measureAll(): Promise<void> {
 // ---- controls ------------------------------------------------------------------------
 
 ui.connect.addEventListener('click', connect);
-ui.disconnect.addEventListener('click', () => connection?.close());
-ui.socketioTransport.addEventListener('change', () => connection?.close());
+ui.disconnect.addEventListener('click', closeConnection);
+ui.socketioTransport.addEventListener('change', closeConnection);
 ui.measureAll.addEventListener('click', () => void measureAll());
 
 ui.composer.addEventListener('submit', (event) => {

@@ -72,7 +72,9 @@ describe.skipIf(!haveChromium || !haveApps)(
       const { page, close } = await pageOf(1200, 820);
       try {
         await connectWs(page);
-        const pageHeightBefore = await page.evaluate(() => document.documentElement.scrollHeight);
+        const chatHeight = (): Promise<number> =>
+          page.evaluate(() => document.getElementById('chat-panel')!.getBoundingClientRect().height);
+        const chatHeightBefore = await chatHeight();
         await chat(page, 60, (i) => `message number ${i + 1} of sixty`);
 
         const seen = await page.evaluate(() => {
@@ -83,7 +85,6 @@ describe.skipIf(!haveChromium || !haveApps)(
           return {
             logScrollHeight: log.scrollHeight,
             logClientHeight: log.clientHeight,
-            pageHeight: document.documentElement.scrollHeight,
             pageScrollY: window.scrollY,
             viewportHeight: window.innerHeight,
             inputTop: input.top,
@@ -93,7 +94,7 @@ describe.skipIf(!haveChromium || !haveApps)(
           };
         });
         expect(seen.logScrollHeight).toBeGreaterThan(seen.logClientHeight);
-        expect(seen.pageHeight, 'the page does not grow with the log').toBe(pageHeightBefore);
+        expect(await chatHeight(), 'the chat box does not grow with the log').toBe(chatHeightBefore);
         expect(seen.pageScrollY, 'adding lines does not scroll the page').toBe(0);
         expect(seen.inputTop).toBeGreaterThanOrEqual(0);
         expect(seen.inputBottom).toBeLessThanOrEqual(seen.viewportHeight);
@@ -195,6 +196,21 @@ describe.skipIf(!haveChromium || !haveApps)(
           await Promise.all(pages.map(({ close }) => close()));
         }
       }, 60_000);
+
+      it('Disconnect while still connecting cancels the attempt: said so, not as a refusal', async () => {
+        const { page, close } = await pageOf(1200, 820);
+        try {
+          await page.fill('#server-url', `ws://127.0.0.1:${silentPort}/`);
+          await page.click('#connect');
+          await page.locator('#status[data-state="connecting"]').waitFor();
+          await page.click('#disconnect');
+          await page.locator('#close-info', { hasText: 'cancelled before it opened' }).waitFor();
+          expect(await page.getAttribute('#close-info', 'data-error')).toBe('false');
+          expect(await page.getAttribute('#status', 'data-state')).toBe('closed');
+        } finally {
+          await close();
+        }
+      });
     });
 
     it('echo-protocol unticked on the websocket server: says it requires the subprotocol and to tick the box, in red', async () => {
