@@ -205,7 +205,8 @@ function onMessage(message: Incoming): void {
     }
     case 'broadcastResult': {
       const line = awaitingResult.shift();
-      if (line) line.append(` (delivered to ${message.recipients})`);
+      // The added text can wrap onto another line: still followed.
+      if (line) followingLog(() => line.append(` (delivered to ${message.recipients})`));
       break;
     }
     case 'echo':
@@ -268,12 +269,19 @@ function logLine(kind: string, text: string, from?: string): HTMLLIElement {
     line.append(who);
   }
   line.append(text);
-  // Follow new lines only when the reader is at the bottom already; the log scrolls inside its
-  // own box (scrollIntoView would scroll the page too and push the composer off screen).
-  const atBottom = ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 8;
-  ui.log.append(line);
-  if (atBottom) ui.log.scrollTop = ui.log.scrollHeight;
+  followingLog(() => ui.log.append(line));
   return line;
+}
+
+/**
+ * Changes the log and keeps its newest line in view if the reader was at the bottom already
+ * (someone scrolled up to read stays put). Only the log's own box scrolls: scrollIntoView
+ * would scroll the page too and push the composer off screen.
+ */
+function followingLog(change: () => void): void {
+  const atBottom = ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 8;
+  change();
+  if (atBottom) ui.log.scrollTop = ui.log.scrollHeight;
 }
 
 function renderStatus(): void {

@@ -123,9 +123,17 @@ describe.skipIf(!haveChromium || !haveApps)(
         expect(await pageWidth()).toBeLessThanOrEqual(390);
         const log = await page.evaluate(() => {
           const element = document.getElementById('log')!;
-          return { scrollHeight: element.scrollHeight, clientHeight: element.clientHeight };
+          const last = element.lastElementChild!.getBoundingClientRect();
+          const box = element.getBoundingClientRect();
+          return {
+            scrollHeight: element.scrollHeight,
+            clientHeight: element.clientHeight,
+            // Here "(delivered to 1)" wraps onto a line of its own after the line was added: still followed.
+            lastLineVisible: last.bottom <= box.bottom + 1 && last.top >= box.top - 1,
+          };
         });
         expect(log.scrollHeight).toBeGreaterThan(log.clientHeight);
+        expect(log.lastLineVisible, 'the newest line is in view').toBe(true);
         await page.screenshot({ path: join(artifactsDir, 'narrow-390.png'), fullPage: true });
       } finally {
         await close();
