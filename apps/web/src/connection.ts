@@ -26,7 +26,16 @@ export interface ConnectionEnd {
   clean: boolean;
   /** Whether the connection ended before it ever opened (a refused handshake). */
   neverOpened: boolean;
+  /** Whether the page gave up: nothing answered within the connect timeout. */
+  timedOut: boolean;
 }
+
+/**
+ * How long a connection may stay `connecting`. The browser's WebSocket has no handshake
+ * timeout of its own: a server that accepts the TCP connection and never answers the upgrade
+ * would leave it connecting for good.
+ */
+export const CONNECT_TIMEOUT_MS = 10_000;
 
 export type ConnectionEvent = { kind: 'state'; state: ConnectionState } | { kind: 'message'; message: Incoming };
 
@@ -39,6 +48,8 @@ export interface ConnectSpec {
   socketioTransport?: SocketIoTransport;
   /** Queue every message for `receive` (the test harness); the UI only subscribes. */
   buffered?: boolean;
+  /** Give up connecting after this long; default CONNECT_TIMEOUT_MS. */
+  connectTimeoutMs?: number;
 }
 
 export interface Connection {
@@ -46,6 +57,8 @@ export interface Connection {
   readonly state: ConnectionState;
   /** WebSocket: the negotiated subprotocol ('' for none); socket.io: the engine transport in use. */
   readonly protocol: string;
+  /** WebSocket: the negotiated extensions (`WebSocket.extensions`, '' for none); socket.io: ''. */
+  readonly extensions: string;
   /** Resolves when open; rejects with the end if the connection ended first. */
   readonly opened: Promise<void>;
   readonly closed: Promise<ConnectionEnd>;
@@ -92,6 +105,7 @@ const CLOSE_CODE_MEANINGS: Record<number, string> = {
 };
 
 export function describeEnd(end: ConnectionEnd): string {
+  if (end.timedOut) return end.reason;
   const reason = end.reason ? `: ${end.reason}` : '';
   if (end.code === null) return `disconnected${reason}`;
   return `closed ${end.code} (${closeCodeMeaning(end.code)})${reason}`;
@@ -99,6 +113,7 @@ export function describeEnd(end: ConnectionEnd): string {
 
 abstract class BaseConnection implements Connection {
   state: ConnectionState = 'connecting';
+  private wasOpen = false;
   readonly opened: Promise<void>;
   readonly closed: Promise<ConnectionEnd>;
   private readonly listeners = new Set<(event: ConnectionEvent) => void>();
@@ -112,14 +127,33 @@ abstract class BaseConnection implements Connection {
     // Nobody may be waiting on `opened` (the UI listens to states): never an unhandled rejection.
     this.opened.catch(() => {});
     this.closed = new Promise((resolve) => (this.settleClosed = resolve));
+    const timeoutMs = spec.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    const timer = setTimeout(() => {
+      if (this.state !== 'connecting') return;
+      this.end({
+        code: spec.transport.client === 'socketio' ? null : 1006,
+        reason: `no answer within ${timeoutMs / 1000} s`,
+        clean: false,
+        timedOut: true,
+      });
+      this.abandon();
+    }, timeoutMs);
+    this.closed.then(() => clearTimeout(timer));
+    this.opened.then(
+      () => clearTimeout(timer),
+      () => {},
+    );
   }
 
   abstract readonly protocol: string;
+  abstract readonly extensions: string;
   abstract send(message: ClientMessage): void;
   abstract sendText(text: string): void;
   abstract emit(event: string, ...args: unknown[]): void;
   abstract sendBinary(bytes: Uint8Array): void;
   abstract close(): void;
+  /** Drops the underlying socket of a connection already ended (the connect timeout). */
+  protected abstract abandon(): void;
 
   subscribe(listener: (event: ConnectionEvent) => void): () => void {
     this.listeners.add(listener);
@@ -134,7 +168,10 @@ abstract class BaseConnection implements Connection {
   protected setState(state: ConnectionState): void {
     if (this.state === state || this.state === 'closed') return;
     this.state = state;
-    if (state === 'open') this.settleOpened.resolve();
+    if (state === 'open') {
+      this.wasOpen = true;
+      this.settleOpened.resolve();
+    }
     this.notify({ kind: 'state', state });
   }
 
@@ -143,10 +180,11 @@ abstract class BaseConnection implements Connection {
     this.notify({ kind: 'message', message });
   }
 
-  protected end(end: Omit<ConnectionEnd, 'neverOpened'>): void {
+  protected end(end: Omit<ConnectionEnd, 'neverOpened' | 'timedOut'> & { timedOut?: boolean }): void {
     if (this.state === 'closed') return;
-    const neverOpened = this.state === 'connecting';
-    const full = { ...end, neverOpened };
+    // Closed by us while still connecting (state 'closing') counts as never opened too.
+    const neverOpened = !this.wasOpen;
+    const full: ConnectionEnd = { ...end, neverOpened, timedOut: end.timedOut ?? false };
     this.setState('closed');
     this.inbox?.close({ code: end.code ?? 0, reason: end.reason });
     this.settleOpened.reject(new ConnectionEndedError(full));
@@ -184,6 +222,10 @@ class WebSocketConnection extends BaseConnection {
     return this.socket.protocol;
   }
 
+  get extensions(): string {
+    return this.socket.extensions;
+  }
+
   send(message: ClientMessage): void {
     this.socket.send(JSON.stringify(message));
   }
@@ -205,6 +247,11 @@ class WebSocketConnection extends BaseConnection {
     this.setState('closing');
     this.socket.close(1000);
   }
+
+  protected abandon(): void {
+    // Closing a WebSocket that is still connecting fails the connection: no frame is sent.
+    this.socket.close();
+  }
 }
 
 /** The socket.io events of CONTRACT.md section 2 that a client receives. */
@@ -220,7 +267,8 @@ class SocketIoConnection extends BaseConnection {
       // One attempt: a refusal must show as a refusal, not as an endless retry loop.
       reconnection: false,
       forceNew: true,
-      timeout: 10_000,
+      // The connection's own timeout (the same for every transport) gives up first.
+      timeout: (spec.connectTimeoutMs ?? CONNECT_TIMEOUT_MS) + 5_000,
     });
     this.socket.on('connect', () => this.setState('open'));
     this.socket.on('connect_error', (error: Error) => {
@@ -244,6 +292,9 @@ class SocketIoConnection extends BaseConnection {
     return this.socket.io.engine?.transport?.name ?? '';
   }
 
+  /** socket.io-client keeps its WebSocket to itself. */
+  readonly extensions = '';
+
   send(message: ClientMessage): void {
     const { type, ...rest } = message;
     this.socket.emit(type, rest);
@@ -264,6 +315,10 @@ class SocketIoConnection extends BaseConnection {
   close(): void {
     if (this.state === 'closed') return;
     this.setState('closing');
+    this.socket.disconnect();
+  }
+
+  protected abandon(): void {
     this.socket.disconnect();
   }
 }

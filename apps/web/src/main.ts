@@ -5,8 +5,9 @@
  * Query string: `?transport=ws|net|websocket|socketio`, `&socketio-transport=polling`,
  * `&<transport>=<server url>` to point a transport elsewhere, `&connect=1` to connect at once.
  */
-import { DEFAULTS, type Incoming } from '@socketlab/contract/client';
+import { DEFAULTS, type Incoming, SUBPROTOCOL } from '@socketlab/contract/client';
 import { type Connection, describeEnd, openConnection } from './connection.js';
+import { type Explanation, explainEnd } from './explain.js';
 import { installHarness } from './harness.js';
 import { isRttProbe, meterRtt, RttSamples } from './rtt.js';
 import {
@@ -74,7 +75,7 @@ for (const transport of TRANSPORTS) {
 }
 
 function select(transport: TransportInfo): void {
-  if (connection) connection.close();
+  closeConnection();
   selected = transport;
   ui.serverUrl.value = serverUrlFrom(transport, query, __SOCKETLAB_SERVERS__);
   ui.socketioOptions.hidden = transport.client !== 'socketio';
@@ -103,23 +104,30 @@ const awaitingResult: HTMLLIElement[] = [];
 const awaitingFile: { name: string; bytes: Uint8Array }[] = [];
 let stopRtt: (() => void) | undefined;
 
+let everConnected = false;
+/** The connection the person closed themselves: closed before it opened, it was cancelled, not refused. */
+let closedByUser: Connection | undefined;
+
+function closeConnection(): void {
+  if (!connection || connection.state === 'closed') return;
+  closedByUser = connection;
+  connection.close();
+}
+
 function connect(): void {
+  everConnected = true;
   stopRtt?.();
   connection?.close();
   connection = undefined;
   const mode = socketioMode();
+  const url = ui.serverUrl.value.trim();
+  const protocols = ui.offerProtocol.checked ? [SUBPROTOCOL] : [];
   let current: Connection;
   try {
-    current = openConnection({
-      transport: selected,
-      url: ui.serverUrl.value.trim(),
-      protocols: ui.offerProtocol.checked ? ['echo-protocol'] : [],
-      socketioTransport: mode,
-    });
+    current = openConnection({ transport: selected, url, protocols, socketioTransport: mode });
   } catch (error) {
     // A URL the WebSocket constructor rejects (wrong scheme, not a URL) throws at once.
-    ui.closeInfo.textContent = `cannot connect: ${(error as Error).message}`;
-    ui.closeInfo.dataset.clean = 'false';
+    showEnd({ text: `cannot connect: ${(error as Error).message}`, error: true });
     renderStatus();
     return;
   }
@@ -130,6 +138,7 @@ function connect(): void {
   awaitingResult.length = 0;
   awaitingFile.length = 0;
   ui.closeInfo.textContent = '';
+  delete ui.closeInfo.dataset.error;
   renderPresence();
   logLine('system', `connecting to ${current.spec.url} over ${channel}`);
 
@@ -145,10 +154,11 @@ function connect(): void {
   current.closed.then((end) => {
     if (current !== connection) return;
     stopRtt?.();
-    const text = end.neverOpened ? `refused or unreachable: ${describeEnd(end)}` : describeEnd(end);
-    ui.closeInfo.textContent = text;
-    ui.closeInfo.dataset.clean = String(end.clean);
-    logLine('system', text);
+    showEnd(
+      end.neverOpened && closedByUser === current
+        ? { text: 'cancelled before it opened', error: false }
+        : explainEnd(end, { transport: current.spec.transport, url, protocols, pageOrigin: location.origin }),
+    );
     presence.clear();
     renderPresence();
     renderStatus();
@@ -158,13 +168,28 @@ function connect(): void {
   renderRtt();
 }
 
+/** How the last connection ended (or could not start), under the status and in the log. */
+function showEnd({ text, error }: Explanation): void {
+  ui.closeInfo.textContent = text;
+  ui.closeInfo.dataset.error = String(error);
+  logLine(error ? 'error' : 'system', text);
+}
+
 function onMessage(message: Incoming): void {
   switch (message.type) {
-    case 'welcome':
+    case 'welcome': {
       selfId = message.id;
+      // The roster (CONTRACT.md section 1): everyone else already here; then joins and leaves.
+      const members = membersOf(message);
+      presence.clear();
       presence.add(message.id);
-      logLine('system', `connected as ${message.id}`);
+      for (const id of members) presence.add(id);
+      logLine(
+        'system',
+        `connected as ${message.id}; ${members.length === 0 ? 'nobody else here' : `${members.length} already here`}`,
+      );
       break;
+    }
     case 'join':
       presence.add(message.id);
       logLine('system', `${message.id} joined`);
@@ -174,14 +199,14 @@ function onMessage(message: Incoming): void {
       logLine('system', `${message.id} left`);
       break;
     case 'broadcast': {
-      presence.add(message.from);
       const line = logLine('broadcast', textOf(message.payload), message.from === selfId ? 'you' : message.from);
       if (message.from === selfId) awaitingResult.push(line);
       break;
     }
     case 'broadcastResult': {
       const line = awaitingResult.shift();
-      if (line) line.append(` (delivered to ${message.recipients})`);
+      // The added text can wrap onto another line: still followed.
+      if (line) followingLog(() => line.append(` (delivered to ${message.recipients})`));
       break;
     }
     case 'echo':
@@ -200,6 +225,12 @@ function onMessage(message: Incoming): void {
       break;
   }
   renderPresence();
+}
+
+/** `welcome.members`; a server that sends none (an older one) is taken to say nobody else is here. */
+function membersOf(welcome: Incoming): string[] {
+  const members = (welcome as { members?: unknown }).members;
+  return Array.isArray(members) ? members.filter((id): id is string => typeof id === 'string') : [];
 }
 
 function onFileEcho(bytes: Uint8Array): void {
@@ -238,24 +269,32 @@ function logLine(kind: string, text: string, from?: string): HTMLLIElement {
     line.append(who);
   }
   line.append(text);
-  ui.log.append(line);
-  line.scrollIntoView({ block: 'nearest' });
+  followingLog(() => ui.log.append(line));
   return line;
+}
+
+/**
+ * Changes the log and keeps its newest line in view if the reader was at the bottom already
+ * (someone scrolled up to read stays put). Only the log's own box scrolls: scrollIntoView
+ * would scroll the page too and push the composer off screen.
+ */
+function followingLog(change: () => void): void {
+  const atBottom = ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 8;
+  change();
+  if (atBottom) ui.log.scrollTop = ui.log.scrollHeight;
 }
 
 function renderStatus(): void {
   const state = connection?.state ?? 'closed';
   ui.status.dataset.state = state;
-  const parts: string[] = [state];
+  // Before the first Connect there is no connection to call closed.
+  const parts: string[] = [connection || everConnected ? state : 'not connected'];
   if (connection && state !== 'closed') {
     parts.push(channelOf(connection.spec.transport, connection.spec.socketioTransport ?? 'websocket'));
     if (state === 'open') {
       const protocol = connection.protocol;
-      parts.push(
-        connection.spec.transport.client === 'socketio'
-          ? `engine transport ${protocol}`
-          : `subprotocol ${protocol || '(none)'}`,
-      );
+      if (connection.spec.transport.client === 'socketio') parts.push(`engine transport ${protocol}`);
+      else parts.push(`subprotocol ${protocol || '(none)'}`, `extensions ${connection.extensions || '(none)'}`);
     }
     if (selfId) parts.push(`you are ${selfId}`);
   }
@@ -364,8 +403,8 @@ async function measureAll(): Promise<void> {
 // ---- controls ------------------------------------------------------------------------
 
 ui.connect.addEventListener('click', connect);
-ui.disconnect.addEventListener('click', () => connection?.close());
-ui.socketioTransport.addEventListener('change', () => connection?.close());
+ui.disconnect.addEventListener('click', closeConnection);
+ui.socketioTransport.addEventListener('change', closeConnection);
 ui.measureAll.addEventListener('click', () => void measureAll());
 
 ui.composer.addEventListener('submit', (event) => {

@@ -100,7 +100,8 @@ describe.skipIf(!haveChromium || channels.length === 0)(
           const { protocol } = await opened(client);
           expect(protocol).toBe(channel.mode ?? 'echo-protocol');
           const welcome = await receive(client);
-          expect(welcome).toEqual({ type: 'welcome', id: expect.any(String) });
+          // members: the roster (CONTRACT.md section 1), possibly empty.
+          expect(welcome).toEqual({ type: 'welcome', id: expect.any(String), members: expect.any(Array) });
           await closeAndWait(client);
         });
 
@@ -170,7 +171,11 @@ describe.skipIf(!haveChromium || channels.length === 0)(
               return;
             }
             expect(await opened(client)).toEqual({ protocol: '' });
-            expect(await receive(client)).toEqual({ type: 'welcome', id: expect.any(String) });
+            expect(await receive(client)).toEqual({
+              type: 'welcome',
+              id: expect.any(String),
+              members: expect.any(Array),
+            });
             await closeAndWait(client);
           });
         }
@@ -314,9 +319,8 @@ describe.skipIf(!haveChromium || channels.length === 0)(
             expect(Number(/\(delivered to (\d+)\)/.exec((await own.textContent()) ?? '')?.[1])).toBeGreaterThanOrEqual(
               2,
             );
-            // B learns of A, who was there before it, from A's message.
-            await b.locator('#presence li', { hasText: idA }).waitFor();
             expect(await a.locator('#presence li').count()).toBe(2);
+            expect(await a.textContent('#presence-count')).toBe('(2)');
 
             await b.fill('#message', 'echo me');
             await b.click('#echo');
@@ -341,6 +345,7 @@ describe.skipIf(!haveChromium || channels.length === 0)(
             await a.locator('#log li', { hasText: `${idB} left` }).waitFor();
             await a.locator('#presence li', { hasText: idB }).waitFor({ state: 'detached' });
             expect(await a.locator('#presence li').count()).toBe(1);
+            expect(await a.textContent('#presence-count')).toBe('(1)');
 
             const file = channel.name.replace(/\W+/g, '-').replace(/-$/, '');
             await a.screenshot({ path: join(artifactsDir, `chat-${file}-a.png`) });
@@ -349,6 +354,57 @@ describe.skipIf(!haveChromium || channels.length === 0)(
             await context.close();
           }
         });
+    });
+
+    describe('the room list', () => {
+      // Needs servers that send welcome.members (CONTRACT.md section 1).
+      for (const channel of channels)
+        it(`${channel.name}: a newcomer lists everyone already here from welcome.members, then follows joins and leaves`, async () => {
+          const context = await stack.browser.newContext({ viewport: { width: 1200, height: 820 } });
+          context.setDefaultTimeout(10_000);
+          try {
+            const [a, b, c] = [await context.newPage(), await context.newPage(), await context.newPage()];
+            for (const page of [a, b, c]) await page.goto(stack.pageUrl('127.0.0.1'));
+            const idA = await connectThroughUi(a, channel);
+            const idB = await connectThroughUi(b, channel);
+            await b
+              .locator('#presence li', { hasText: idA })
+              .waitFor()
+              .catch(async (error: Error) => {
+                throw new Error(
+                  `B's room list lacks A, who was there first (the server's welcome has no members?): "${await b.textContent('#presence')}"; ${error.message}`,
+                );
+              });
+            await a.locator('#presence li', { hasText: idB }).waitFor();
+
+            // C arrives: it lists A and B from its welcome; A and B add C from its join.
+            const idC = await connectThroughUi(c, channel);
+            for (const id of [idA, idB]) await c.locator('#presence li', { hasText: id }).waitFor();
+            for (const page of [a, b]) await page.locator('#presence li', { hasText: idC }).waitFor();
+            for (const page of [a, b, c]) {
+              // The count is the list's length, and each id is listed once.
+              const items = await page.locator('#presence li').allTextContents();
+              expect(new Set(items).size).toBe(items.length);
+              expect(await page.textContent('#presence-count')).toBe(`(${items.length})`);
+            }
+            expect(await c.locator('#presence li.self').textContent()).toBe(`${idC} (you)`);
+
+            // B leaves: A and C drop it, and their counts go down by one.
+            const countBefore = await c.locator('#presence li').count();
+            await b.click('#disconnect');
+            for (const page of [a, c]) {
+              await page.locator('#presence li', { hasText: idB }).waitFor({ state: 'detached' });
+              await page.locator('#log li', { hasText: `${idB} left` }).waitFor();
+            }
+            expect(await c.locator('#presence li').count()).toBe(countBefore - 1);
+            expect(await c.textContent('#presence-count')).toBe(`(${countBefore - 1})`);
+            const file = channel.name.replace(/\W+/g, '-').replace(/-$/, '');
+            await c.screenshot({ path: join(artifactsDir, `room-list-${file}.png`) });
+          } finally {
+            await context.close();
+          }
+          // Three pages through the UI: about 25 s on a loaded 2-core machine.
+        }, 60_000);
     });
 
     it('shows why a connection could not be made: an unusable URL, an unreachable server', async () => {
@@ -364,7 +420,10 @@ describe.skipIf(!haveChromium || channels.length === 0)(
         // Port 1 on loopback: nothing listens, the browser sees 1006.
         await page.fill('#server-url', 'ws://127.0.0.1:1/');
         await page.click('#connect');
-        await page.locator('#close-info', { hasText: 'refused or unreachable: closed 1006' }).waitFor();
+        await page
+          .locator('#close-info', { hasText: 'refused or unreachable: could not connect to ws://127.0.0.1:1/' })
+          .waitFor();
+        expect(await page.getAttribute('#close-info', 'data-error')).toBe('true');
         expect(await page.getAttribute('#status', 'data-state')).toBe('closed');
       } finally {
         await page.close();
