@@ -22,6 +22,14 @@ export interface ParsedArgs {
   workers: number;
   verbose: boolean;
   help: boolean;
+  /** --tls-cert / --tls-key / --tls-ca: the PEM files to serve wss:// (https://) with; read at start and on SIGHUP. */
+  tls: TlsFiles | undefined;
+}
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  caFile: string | undefined;
 }
 
 const FLAGS = {
@@ -40,6 +48,9 @@ const FLAGS = {
   workers: { type: 'string', short: 'w' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
 } as const;
 
 export function usage(spec: ServerAppSpec): string {
@@ -65,6 +76,10 @@ Flags:
                               prefix are one room (default ${DEFAULT_BUS_PREFIX})
   -w, --workers N             N processes on one port (node:cluster; 'auto' = one per CPU);
                               N > 1 needs --redis-url, which carries the room between them
+      --tls-cert FILE         serve wss:// (socket.io: https://) with this PEM certificate (chain);
+                              SIGHUP reloads it and the key, open connections stay
+      --tls-key FILE          the PEM private key of --tls-cert (both or neither)
+      --tls-ca FILE           PEM CA certificates sent along with --tls-cert's chain
   -v, --verbose               log every connection event (logs are JSON on stderr)
   -h, --help                  show this text
 `;
@@ -72,8 +87,10 @@ Flags:
 
 /** Parses argv into server options; throws an Error whose message says what was wrong. */
 export function parseServerArgs(spec: ServerAppSpec, argv: readonly string[]): ParsedArgs {
-  const { values, positionals } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: true });
-  // `pnpm start -- --port 1` passes the `--` through on some pnpm versions.
+  // `pnpm --filter X start -- --port 1` passes the `--` through (pnpm 10), and parseArgs
+  // would take every flag after it for a positional.
+  const args = argv[0] === '--' ? argv.slice(1) : [...argv];
+  const { values, positionals } = parseArgs({ args, options: FLAGS, strict: true, allowPositionals: true });
   const stray = positionals.filter((p) => p !== '--');
   if (stray.length > 0) throw new Error(`unexpected argument "${stray[0]}"`);
   if (values['require-protocol'] && values['no-require-protocol']) {
@@ -107,7 +124,16 @@ export function parseServerArgs(spec: ServerAppSpec, argv: readonly string[]): P
         'broadcasts, joins and leaves through Redis (e.g. --redis-url redis://127.0.0.1:6379)',
     );
   }
+  const certFile = values['tls-cert'];
+  const keyFile = values['tls-key'];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new Error('--tls-cert and --tls-key go together: give both PEM files, or neither');
+  }
+  if (values['tls-ca'] !== undefined && certFile === undefined)
+    throw new Error('--tls-ca needs --tls-cert and --tls-key');
+  const tls = certFile && keyFile ? { certFile, keyFile, caFile: values['tls-ca'] } : undefined;
   return {
+    tls,
     options,
     redisUrl,
     redisPrefix,

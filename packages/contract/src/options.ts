@@ -1,3 +1,5 @@
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { Bus } from './bus.js';
 import { type Logger, silentLogger } from './logger.js';
 
@@ -61,6 +63,28 @@ export interface ServerOptions {
   /** Cross-process delivery of broadcasts, joins and leaves; default: this process only. */
   bus?: Bus;
   logger?: Logger;
+  /**
+   * TLS (CONTRACT.md section 3): serve `wss://` (socket.io: `https://`) with this certificate
+   * and key; every other rule is unchanged. Ignored with `server` (the app's server decides).
+   */
+  tls?: TlsOptions;
+  /**
+   * Attach to an `http.Server` / `https.Server` the app owns instead of listening on a port:
+   * only upgrades (socket.io: requests) on `path` are the adapter's, `close()` leaves it listening.
+   */
+  server?: HttpServer | HttpsServer;
+  /**
+   * The path served: with `server` default `/` (socket.io `/socket.io/`), and an upgrade on
+   * another path is left to the app; standalone, WebSocket adapters serve every path unless given one.
+   */
+  path?: string;
+}
+
+/** A certificate chain and its private key in PEM; `ca` for a chain the peers do not already trust. */
+export interface TlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+  ca?: string | Buffer | readonly (string | Buffer)[];
 }
 
 /** The permessage-deflate parameters a server accepts (RFC 7692 section 7.1) and how it compresses. */
@@ -111,9 +135,14 @@ export function resolvePerMessageDeflate(
   return merged;
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'bus' | 'perMessageDeflate'>> & {
+export type ResolvedServerOptions = Required<
+  Omit<ServerOptions, 'bus' | 'perMessageDeflate' | 'tls' | 'server' | 'path'>
+> & {
   bus: Bus | undefined;
   perMessageDeflate: Required<PerMessageDeflateOptions> | false;
+  tls: TlsOptions | undefined;
+  server: HttpServer | HttpsServer | undefined;
+  path: string | undefined;
 };
 
 /** Fills every option an adapter did not get with the contract default. */
@@ -144,7 +173,22 @@ export function resolveServerOptions(
     perMessageDeflate: resolvePerMessageDeflate(merged.perMessageDeflate),
     bus: merged.bus,
     logger: merged.logger ?? silentLogger,
+    tls: merged.tls === undefined ? undefined : checkTls(merged.tls),
+    server: merged.server,
+    path: merged.path === undefined ? undefined : checkPath(merged.path),
   };
+}
+
+function checkTls(tls: TlsOptions): TlsOptions {
+  if (typeof tls !== 'object' || tls === null || !tls.cert || !tls.key)
+    throw new TypeError('tls needs both cert and key (PEM strings or Buffers)');
+  return tls;
+}
+
+function checkPath(path: string): string {
+  if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path))
+    throw new RangeError(`path must start with "/" and hold no query, fragment or space, got ${JSON.stringify(path)}`);
+  return path;
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

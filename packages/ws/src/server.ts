@@ -1,12 +1,11 @@
-import { createServer as createHttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import {
   CLOSE_LINGER,
   CloseCode,
   CloseReason,
-  DEFAULTS,
   encodeServerText,
   guardHttpServer,
+  httpServerFor,
   type RealtimeServer,
   Room,
   type RoomTransport,
@@ -14,6 +13,7 @@ import {
   type ServerOptions,
   SUBPROTOCOL,
   serve,
+  servedPath,
   shutdownWebSocketServer,
 } from '@socketlab/contract';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -53,12 +53,13 @@ function onServerEnded(socket: Socket, finished: () => void): void {
   });
 }
 
-/** A listening contract server on the ws library. */
+/** A listening contract server on the ws library (or one attached to the app's server: `server`). */
 export async function createServer(options: ServerOptions = {}): Promise<RealtimeServer> {
   const opts = resolveServerOptions(options);
   const { logger } = opts;
   const room = new Room(transport, opts);
-  const httpServer = createHttpServer({ maxHeaderSize: DEFAULTS.maxHeadSize });
+  const httpServer = httpServerFor(opts);
+  const attached = opts.server !== undefined;
   // ws checks what it is given; everything the contract adds is checked before (see guard).
   const wss = new WebSocketServer({
     noServer: true,
@@ -70,7 +71,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
 
   /** Every upgraded socket until it closes, those already out of the room included. */
   const upgraded = new Set<Socket>();
-  const handshaking = guardHttpServer(httpServer, opts, (request, socket, head) => {
+  const guardOptions = { ...opts, attached, path: servedPath(opts, '/') };
+  const handshaking = guardHttpServer(httpServer, guardOptions, (request, socket, head) => {
     wss.handleUpgrade(request, socket, head, (ws) => {
       upgraded.add(socket as Socket);
       socket.once('close', () => upgraded.delete(socket as Socket));
@@ -111,6 +113,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
         timeoutMs: opts.shutdownTimeout,
         // Upgraded sockets still lingering after their closing handshake.
         lingering: upgraded,
+        attached,
+        detach: handshaking.detach,
       }),
   });
 }
