@@ -2,6 +2,7 @@ import type { Adapter, ConnectOptions } from '@socketlab/contract';
 import { describe } from 'vitest';
 import type { GroupContext } from './group.js';
 import { useHarness } from './harness.js';
+import { attach } from './sections/attach.js';
 import { originAllowlist, subprotocol } from './sections/handshake.js';
 import { heartbeat, maxMessageSize, serverErrors, shutdown, slowConsumer } from './sections/limits.js';
 import { badRequests, binaryMessages, broadcast, concurrency, echo, ordering, presence } from './sections/messages.js';
@@ -49,6 +50,7 @@ export function describeConformance(adapter: Adapter, options: ConformanceOption
     // Section 3: handshake and security.
     originAllowlist(context);
     if (caps.websocketProtocol) subprotocol(context);
+    if (options.groups !== 'client') attach(context);
     // Section 4: limits and failure.
     maxMessageSize(context);
     slowConsumer(context);

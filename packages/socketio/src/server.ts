@@ -159,7 +159,8 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
   checkEngineInternals();
   const opts = resolveServerOptions(options);
   const { logger } = opts;
-  const path = opts.path ?? SOCKET_IO_PATH;
+  // engine.io-client asks for its path with a slash at the end (`/live` -> `/live/`).
+  const path = (opts.path ?? SOCKET_IO_PATH).replace(/\/?$/, '/');
   const attached = opts.server !== undefined;
   /** Per engine.io session, from its first packet on. */
   const meters = new Map<EngineSocket, OutboundMeter>();
