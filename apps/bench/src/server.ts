@@ -28,7 +28,11 @@ export class BenchServer {
    * `cpuProfileDir`: the server writes a V8 CPU profile (node --cpu-prof) there when it exits;
    * such a server is always stopped gracefully, as a killed process writes none.
    */
-  static async start(contender: Contender, cpuProfileDir?: string): Promise<BenchServer> {
+  static async start(
+    contender: Contender,
+    cpuProfileDir?: string,
+    extraFlags: readonly string[] = [],
+  ): Promise<BenchServer> {
     // --expose-gc so that the memory probe (SIGUSR2) can collect before it measures.
     const nodeOptions = [globalThis.process.env.NODE_OPTIONS ?? '', '--expose-gc'];
     const env: NodeJS.ProcessEnv = {};
@@ -38,7 +42,10 @@ export class BenchServer {
       env.SOCKETLAB_CPU_PROFILE = join(cpuProfileDir, `${contender.name}.${Date.now()}.cpuprofile`);
     }
     env.NODE_OPTIONS = nodeOptions.join(' ').trim();
-    const process = await startServerProcess(contender.appDir, SERVER_FLAGS, { env, timeoutMs: 60_000 });
+    const process = await startServerProcess(contender.appDir, [...SERVER_FLAGS, ...extraFlags], {
+      env,
+      timeoutMs: 60_000,
+    });
     return new BenchServer(process, cpuProfileDir !== undefined);
   }
 
