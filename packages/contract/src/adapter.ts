@@ -1,3 +1,4 @@
+import type { CloseInfo } from './close-codes.js';
 import type { ClientMessage, Incoming, IncomingOfType } from './messages.js';
 import type { PerMessageDeflateOptions, ServerOptions, TlsOptions } from './options.js';
 
@@ -29,12 +30,6 @@ export const WEBSOCKET_CAPABILITIES: Capabilities = {
   closeCodes: true,
   compression: true,
 };
-
-/** How a connection ended: the close code (1006 when no close frame came) and its reason. */
-export interface CloseInfo {
-  code: number;
-  reason: string;
-}
 
 export interface ServerStats {
   connections: number;

@@ -31,3 +31,9 @@ export const CloseReason = {
   slowConsumer: 'outbound limit exceeded',
   heartbeat: 'heartbeat timeout',
 } as const;
+
+/** How a connection ended: the close code (1006 when no close frame came) and its reason. */
+export interface CloseInfo {
+  code: number;
+  reason: string;
+}

@@ -1,4 +1,5 @@
-import type { CloseInfo, ConnectOptions, RealtimeClient } from './adapter.js';
+import type { ConnectOptions, RealtimeClient } from './adapter.js';
+import type { CloseInfo } from './close-codes.js';
 import { encodeClientText } from './codec.js';
 import type { Inbox } from './inbox.js';
 
