@@ -8,8 +8,11 @@ export const DEFAULT_OUT = resolve(dirname(fileURLToPath(import.meta.url)), '..'
 
 export type Mode = 'quick' | 'full' | 'smoke';
 
-/** The measured phases of a round, in the order they run; each starts its own server. */
-export const PHASES = ['connect', 'memory', 'echo', 'broadcast'] as const;
+/**
+ * The measured phases of a round, in the order they run; each starts its own server.
+ * `tls`: the connection rate and the echo's server CPU again, the server on wss:// (https://).
+ */
+export const PHASES = ['connect', 'memory', 'echo', 'broadcast', 'tls'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface BenchConfig {

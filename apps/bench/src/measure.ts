@@ -3,6 +3,7 @@
  * process, so no phase inherits another's heap or sockets.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createTestCa, type TestCertificate } from '@socketlab/conformance/tls';
 import * as hdr from 'hdr-histogram-js';
 import type { BenchConfig } from './config.js';
 import type { Contender } from './contenders.js';
@@ -44,6 +45,98 @@ export async function measureRound(
   if (phases.includes('echo')) Object.assign(figures, await measureEcho(contender, pool, config, progress));
   if (phases.includes('broadcast')) {
     Object.assign(figures, await measureBroadcastPhase(contender, pool, config, progress));
+  }
+  if (phases.includes('tls') && contender.client !== 'tcp') {
+    Object.assign(figures, await measureTls(contender, pool, config, progress));
+  }
+  return figures;
+}
+
+let benchCertificate: TestCertificate | undefined;
+/** A CA and leaf made for this run (openssl, in a temporary directory), as the tests make theirs. */
+function certificate(): TestCertificate {
+  benchCertificate ??= createTestCa().issue('bench');
+  return benchCertificate;
+}
+
+/**
+ * The TLS figures, beside the plain ones: the server started with --tls-cert/--tls-key,
+ * the connection rate (each connection a full TLS handshake, no session resumption: the
+ * load generator keeps no TLS session cache across clients) and the server's CPU per echo
+ * of the smallest payload. The raw-TCP floor has no TLS.
+ */
+async function measureTls(
+  contender: Contender,
+  pool: LoadPool,
+  config: BenchConfig,
+  progress: Progress,
+): Promise<RoundFigures> {
+  const figures: RoundFigures = {};
+  const { certFile, keyFile, ca } = certificate();
+  const flags = ['--tls-cert', certFile, '--tls-key', keyFile];
+  const churnServer = await BenchServer.start(contender, undefined, flags);
+  try {
+    progress(`TLS handshakes/s: ${config.connectClients} clients, ${config.connectConcurrency} at a time`);
+    const counts = pool.split(config.connectClients);
+    const perProcess = Math.max(1, Math.floor(config.connectConcurrency / pool.processes.length));
+    const churned = await Promise.all(
+      pool.processes.map((process, index) =>
+        process.request<ConnectResult>(
+          {
+            op: 'churn',
+            kind: contender.client,
+            url: churnServer.url,
+            count: counts[index] ?? 0,
+            concurrency: perProcess,
+            ca,
+          },
+          config.phaseTimeoutMs,
+        ),
+      ),
+    );
+    const seconds = (Math.max(...churned.map((r) => r.endNs)) - Math.min(...churned.map((r) => r.startNs))) / 1e9;
+    figures['tls.connectPerSec'] = config.connectClients / seconds;
+  } finally {
+    await churnServer.stop(true);
+  }
+
+  const server = await BenchServer.start(contender, undefined, flags);
+  const echo = pool.first;
+  try {
+    const payloadBytes = config.echoPayloads[0] ?? 64;
+    await echo.request({
+      op: 'connect',
+      kind: contender.client,
+      url: server.url,
+      count: config.echoConnections,
+      concurrency: config.connectConcurrency,
+      ca,
+    });
+    await echo.request({ op: 'sync' });
+    if (ECHO_PINNING) {
+      pin(server.pid, ECHO_PINNING.server);
+      pin(echo.pid, ECHO_PINNING.load);
+    }
+    progress(`echo ${formatBytes(payloadBytes)} over TLS x ${config.echoConnections} connections`);
+    await echo.request({ op: 'echoStart', payloadBytes });
+    await sleep(config.warmupMs);
+    const cpuBefore = server.cpuMicros();
+    await echo.request({ op: 'measureStart' });
+    await sleep(config.echoMs);
+    const result = await echo.request<MeasureResult>({ op: 'measureStop' });
+    const cpu = server.cpuMicros() - cpuBefore;
+    await echo.request({ op: 'echoStop' });
+    if (result.echoes === 0)
+      throw new DeliveryError(`${contender.name}: no echo came back over TLS in ${config.echoMs} ms`);
+    if (result.mismatches > 0) {
+      throw new DeliveryError(`${contender.name}: ${result.mismatches} echoes over TLS came back different`);
+    }
+    figures['tls.echo.msgsPerSec'] = result.echoes / (config.echoMs / 1000);
+    figures['tls.echo.cpuUsPerEcho'] = cpu / result.echoes;
+  } finally {
+    if (ECHO_PINNING) unpin(echo.pid);
+    await server.stop(true);
+    await echo.request({ op: 'closeAll' });
   }
   return figures;
 }

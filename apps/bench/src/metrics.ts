@@ -146,6 +146,31 @@ function allMetrics(config: BenchConfig): (Metric & { phase: Phase })[] {
       chart: true,
       scale: 1 / 1024,
     },
+    // Beside the plain figures: the same measurements with the server on TLS (the raw-TCP floor has none).
+    {
+      phase: 'tls',
+      key: 'tls.connectPerSec',
+      label: `TLS handshakes/s (${config.connectClients} opened over wss:// or https://, welcomed, closed)`,
+      unit: 'conn/s',
+      better: 'higher',
+      chart: true,
+    },
+    {
+      phase: 'tls',
+      key: 'tls.echo.msgsPerSec',
+      label: `echo ${formatBytes(config.echoPayloads[0] ?? 64)} over TLS: msgs/s`,
+      unit: 'msg/s',
+      better: 'higher',
+      chart: false,
+    },
+    {
+      phase: 'tls',
+      key: 'tls.echo.cpuUsPerEcho',
+      label: `echo ${formatBytes(config.echoPayloads[0] ?? 64)} over TLS: server CPU per echo`,
+      unit: 'µs',
+      better: 'lower',
+      chart: true,
+    },
   ];
 }
 

@@ -24,6 +24,14 @@ export interface ParsedArgs {
   help: boolean;
   /** --port was on the command line (the root `pnpm start` gives it its own meaning). */
   portGiven: boolean;
+  /** --tls-cert / --tls-key / --tls-ca: the PEM files to serve wss:// (https://) with; read at start and on SIGHUP. */
+  tls: TlsFiles | undefined;
+}
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  caFile: string | undefined;
 }
 
 const FLAGS = {
@@ -43,6 +51,9 @@ const FLAGS = {
   workers: { type: 'string', short: 'w' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
 } as const;
 
 export function usage(spec: ServerAppSpec): string {
@@ -70,6 +81,10 @@ Flags:
                               clients get leave everywhere else (default ${DEFAULTS.presenceTimeout / 1000}s)
   -w, --workers N             N processes on one port (node:cluster; 'auto' = one per CPU);
                               N > 1 needs --redis-url, which carries the room between them
+      --tls-cert FILE         serve wss:// (socket.io: https://) with this PEM certificate (chain);
+                              SIGHUP reloads it and the key, open connections stay
+      --tls-key FILE          the PEM private key of --tls-cert (both or neither)
+      --tls-ca FILE           PEM CA certificates sent along with --tls-cert's chain
   -v, --verbose               log every connection event (logs are JSON on stderr)
   -h, --help                  show this text
 `;
@@ -125,7 +140,16 @@ export function parseServerArgs(spec: ServerAppSpec, argv: readonly string[]): P
         'broadcasts, joins and leaves through Redis (e.g. --redis-url redis://127.0.0.1:6379)',
     );
   }
+  const certFile = values['tls-cert'];
+  const keyFile = values['tls-key'];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new Error('--tls-cert and --tls-key go together: give both PEM files, or neither');
+  }
+  if (values['tls-ca'] !== undefined && certFile === undefined)
+    throw new Error('--tls-ca needs --tls-cert and --tls-key');
+  const tls = certFile && keyFile ? { certFile, keyFile, caFile: values['tls-ca'] } : undefined;
   return {
+    tls,
     options,
     redisUrl,
     redisPrefix,

@@ -1,10 +1,11 @@
 import cluster from 'node:cluster';
 import { createRedisBus, type RedisBus } from '@socketlab/bus';
-import { type Adapter, DEFAULTS, type RealtimeServer } from '@socketlab/contract';
+import { type Adapter, DEFAULTS, type RealtimeServer, type TlsOptions } from '@socketlab/contract';
 import { type Logger, pino } from 'pino';
 import { readyLine, type ServerApp, type StickyTarget, serverApp, stickyTarget } from './app.js';
 import { type ParsedArgs, parseServerArgs, usage } from './args.js';
 import { onParentGone } from './parent.js';
+import { loadTls } from './tls.js';
 import { runPrimary, WORKER_MESSAGE, type WorkerMessage } from './workers.js';
 
 /**
@@ -30,6 +31,22 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
     return;
   }
   const rootLogger = pino({ name: app.name, level: parsed.verbose ? 'debug' : 'warn' }, pino.destination(2));
+  // Read (and checked) before anything starts: an unreadable or mismatched pair is one line, exit 1.
+  let tls: TlsOptions | undefined;
+  if (parsed.tls) {
+    if (parsed.workers > 1 && app.stickySessions) {
+      return await fail(
+        app,
+        '--tls-cert with --workers is not supported here: the sticky-session balancer routes plain HTTP ' +
+          '(run one process, or end TLS in a proxy in front of the workers)',
+      );
+    }
+    try {
+      tls = await loadTls(parsed.tls);
+    } catch (error) {
+      return await fail(app, (error as Error).message);
+    }
+  }
   if (parsed.workers > 1 && cluster.isPrimary) {
     await runPrimary(app, parsed, rootLogger);
     return;
@@ -43,7 +60,7 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
   try {
     // A sticky worker gets its connections from the primary, which owns the public port.
     const port = sticky ? 0 : parsed.options.port;
-    server = await app.adapter.createServer({ ...parsed.options, port, bus, logger });
+    server = await app.adapter.createServer({ ...parsed.options, port, bus, logger, ...(tls ? { tls } : {}) });
   } catch (error) {
     const { code, message, syscall } = error as NodeJS.ErrnoException;
     const where = `${parsed.options.host}:${parsed.options.port}`;
@@ -90,6 +107,17 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
   // Run by pnpm (or by the root `pnpm start`): when that is gone, so is this server, gracefully.
   // A worker goes with its primary through the cluster's own channel.
   if (!worker) onParentGone(() => stop('parent'));
+  if (parsed.tls) {
+    const files = parsed.tls;
+    // New handshakes get the new pair; open connections keep theirs. A bad pair keeps the old one.
+    process.on('SIGHUP', () => {
+      loadTls(files)
+        .then((next) => server.reloadTls(next))
+        .catch((error: unknown) =>
+          logger.error({ err: (error as Error).message }, 'TLS reload failed: keeping the old certificate'),
+        );
+    });
+  }
   if (worker) {
     process.on('message', (message: WorkerMessage) => {
       if (message?.type === WORKER_MESSAGE.shutdown) stop('primary');

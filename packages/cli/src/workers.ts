@@ -160,6 +160,12 @@ export async function runPrimary(app: ServerApp, parsed: ParsedArgs, logger: Log
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Each worker serves TLS itself and reloads its own pair.
+  if (parsed.tls) {
+    process.on('SIGHUP', () => {
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP');
+    });
+  }
 }
 
 /** The URL clients use: the workers' own, or the sticky balancer's port when there is one. */

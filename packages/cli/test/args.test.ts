@@ -122,3 +122,39 @@ describe('parseServerArgs', () => {
     for (const flag of ['--redis-url URL', '--redis-prefix P', '--workers N']) expect(text).toContain(flag);
   });
 });
+
+describe('TLS flags', () => {
+  it('takes --tls-cert, --tls-key and --tls-ca as file names (read at start, and on SIGHUP)', () => {
+    expect(parseServerArgs(spec, []).tls).toBeUndefined();
+    expect(parseServerArgs(spec, ['--tls-cert', 'c.pem', '--tls-key', 'k.pem']).tls).toStrictEqual({
+      certFile: 'c.pem',
+      keyFile: 'k.pem',
+      caFile: undefined,
+    });
+    expect(
+      parseServerArgs(spec, ['--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--tls-ca', 'ca.pem']).tls,
+    ).toMatchObject({
+      caFile: 'ca.pem',
+    });
+    // Files, not options: createServer gets the PEM contents from the app.
+    expect(parseServerArgs(spec, ['--tls-cert', 'c.pem', '--tls-key', 'k.pem']).options).not.toHaveProperty('tls');
+  });
+  it('refuses a certificate without its key, a key without its certificate, and a CA alone', () => {
+    expect(() => parseServerArgs(spec, ['--tls-cert', 'c.pem'])).toThrow(/--tls-cert and --tls-key go together/);
+    expect(() => parseServerArgs(spec, ['--tls-key', 'k.pem'])).toThrow(/--tls-cert and --tls-key go together/);
+    expect(() => parseServerArgs(spec, ['--tls-ca', 'ca.pem'])).toThrow(/--tls-ca needs --tls-cert/);
+  });
+  it('documents them in the usage text', () => {
+    const text = usage(spec);
+    for (const flag of ['--tls-cert FILE', '--tls-key FILE', '--tls-ca FILE']) expect(text).toContain(flag);
+  });
+});
+
+describe('the `--` pnpm passes on', () => {
+  it('reads the flags after a leading `--` (pnpm --filter X start -- --port 1)', () => {
+    expect(parseServerArgs(spec, ['--', '--port', '1', '--verbose'])).toMatchObject({
+      options: { port: 1 },
+      verbose: true,
+    });
+  });
+});

@@ -2,3 +2,4 @@ export { drain, type Harness, type Joined, useHarness } from './harness.js';
 export * from './raw.js';
 export { describeServerApp } from './server-app.js';
 export { type ConformanceOptions, describeConformance } from './suite.js';
+export { createTestCa, type TestCa, type TestCertificate, testTls } from './tls.js';

@@ -1,12 +1,17 @@
 import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { connect as tlsConnect } from 'node:tls';
 import { READY_PATTERN } from '@socketlab/cli';
 import { startServerProcess } from '@socketlab/cli/process';
-import { type Adapter, CloseCode, HandshakeError, type RealtimeClient, within } from '@socketlab/contract';
+import { type Adapter, CloseCode, eventually, HandshakeError, type RealtimeClient, within } from '@socketlab/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runPnpm, spawnPnpm } from './pnpm.js';
 import { closePayload, Opcode, RawPeer } from './raw.js';
+import { testTls } from './tls.js';
 
 const BOOT = 60_000;
 
@@ -28,11 +33,111 @@ export function describeServerApp(appDir: string, adapter: Adapter): void {
       stops.push(() => server.stop('SIGKILL'));
       return server;
     };
-    const connect = async (url: string, origin?: string) => {
-      const client = await adapter.connect(url, origin === undefined ? {} : { origin });
+    const connect = async (url: string, origin?: string, ca?: string) => {
+      const client = await adapter.connect(url, {
+        ...(origin === undefined ? {} : { origin }),
+        ...(ca === undefined ? {} : { ca }),
+      });
       clients.push(client);
       return client;
     };
+
+    it(
+      'serves wss:// (https://) with --tls-cert and --tls-key, started with pnpm as the README shows',
+      async () => {
+        const { leaf } = testTls();
+        const app = await startWithPnpm(appDir, name, [
+          '--tls-cert',
+          leaf.certFile,
+          '--tls-key',
+          leaf.keyFile,
+          '--port',
+          '0',
+        ]);
+        stops.push(app.stop);
+        expect(app.url).toMatch(/^(wss|https):\/\/127\.0\.0\.1:\d+\/?$/);
+        const client = await connect(app.url, undefined, leaf.ca);
+        expect(await client.receive()).toMatchObject({ type: 'welcome' });
+        client.send({ type: 'echo', payload: { over: 'tls' } });
+        expect(await client.receive()).toStrictEqual({ type: 'echo', payload: { over: 'tls' } });
+        // A client that does not trust the certificate does not get in.
+        await expect(adapter.connect(app.url)).rejects.toBeInstanceOf(HandshakeError);
+      },
+      BOOT,
+    );
+
+    it(
+      'reloads the certificate and key on SIGHUP: open connections stay, new handshakes get the new pair',
+      async () => {
+        const { ca, leaf } = testTls();
+        const dir = mkdtempSync(join(tmpdir(), 'socketlab-reload-'));
+        const certFile = join(dir, 'cert.pem');
+        const keyFile = join(dir, 'key.pem');
+        copyFileSync(leaf.certFile, certFile);
+        copyFileSync(leaf.keyFile, keyFile);
+        const server = await start(['--tls-cert', certFile, '--tls-key', keyFile]);
+        const client = await connect(server.url, undefined, leaf.ca);
+        await client.receive('welcome');
+        expect(await servedSerial(server.port, leaf.ca)).toBe(leaf.serialNumber);
+        const next = ca.issue();
+        copyFileSync(next.certFile, certFile);
+        copyFileSync(next.keyFile, keyFile);
+        server.child.kill('SIGHUP');
+        await eventually(
+          async () => (await servedSerial(server.port, leaf.ca)) === next.serialNumber,
+          10_000,
+          'a new handshake to see the new certificate',
+        );
+        client.send({ type: 'echo', payload: 'still here' });
+        expect(await client.receive('echo')).toStrictEqual({ type: 'echo', payload: 'still here' });
+        const other = await connect(server.url, undefined, leaf.ca);
+        await other.receive('welcome');
+        expect(await client.receive('join')).toMatchObject({ type: 'join' });
+        // A mismatched pair on the next SIGHUP is logged and the served pair stays.
+        copyFileSync(leaf.certFile, certFile);
+        server.child.kill('SIGHUP');
+        await eventually(() => server.stderr().includes('TLS reload failed'), 10_000, 'the failed reload logged');
+        expect(await servedSerial(server.port, leaf.ca)).toBe(next.serialNumber);
+        expect(server.child.exitCode).toBeNull();
+      },
+      BOOT,
+    );
+
+    it(
+      'exits 1 with one clear line when a TLS file is unreadable or the key does not match',
+      async () => {
+        const { ca, leaf } = testTls();
+        const missing = await runToExit(appDir, [
+          '--port',
+          '0',
+          '--tls-cert',
+          '/nonexistent/cert.pem',
+          '--tls-key',
+          leaf.keyFile,
+        ]);
+        expect(missing.code).toBe(1);
+        expect(missing.stderr).toBe(`${name}: cannot read --tls-cert /nonexistent/cert.pem: no such file\n`);
+        const other = ca.issue();
+        const mismatched = await runToExit(appDir, [
+          '--port',
+          '0',
+          '--tls-cert',
+          leaf.certFile,
+          '--tls-key',
+          other.keyFile,
+        ]);
+        expect(mismatched.code).toBe(1);
+        expect(mismatched.stderr).toMatch(/^\S+: --tls-cert .* the key does not belong to the certificate\n$/);
+        const notPem = await runToExit(appDir, ['--port', '0', '--tls-cert', leaf.keyFile, '--tls-key', leaf.keyFile]);
+        expect(notPem.code).toBe(1);
+        expect(notPem.stderr.trim().split('\n')).toHaveLength(1);
+        expect(notPem.stderr).toMatch(/are not a usable PEM certificate and key/);
+        const alone = await runToExit(appDir, ['--tls-cert', leaf.certFile]);
+        expect(alone.code).toBe(2);
+        expect(alone.stderr).toMatch(/--tls-cert and --tls-key go together/);
+      },
+      BOOT,
+    );
 
     it.each(['SIGTERM', 'SIGINT'] as const)(
       'prints one ready line, serves the contract, and on %s closes clients with 1001 and exits 0',
@@ -214,6 +319,69 @@ async function portFreed(port: number): Promise<void> {
     if (free) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** The serial number of the certificate a new TLS handshake with 127.0.0.1:port sees. */
+async function servedSerial(port: number, ca: string): Promise<string> {
+  const socket = tlsConnect({ host: '127.0.0.1', port, ca });
+  try {
+    await within(
+      new Promise<void>((resolve, reject) => {
+        socket.once('secureConnect', resolve);
+        socket.once('error', reject);
+      }),
+      5_000,
+      'a TLS handshake with the app',
+    );
+    return socket.getPeerCertificate().serialNumber;
+  } finally {
+    socket.destroy();
+  }
+}
+
+/**
+ * `pnpm --filter <app> start -- <args>` from the repository root, exactly as a user types it;
+ * resolves with the URL of its ready line. pnpm and the app are one process group, stopped together.
+ */
+function startWithPnpm(
+  appDir: string,
+  name: string,
+  args: string[],
+): Promise<{ url: string; stop: () => Promise<unknown> }> {
+  const child = spawn('pnpm', ['--filter', name, 'start', '--', ...args], {
+    cwd: join(appDir, '..', '..'),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null && child.pid) {
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        // Already gone.
+      }
+    }
+    await within(exited, 15_000, `${name} (pnpm start) to exit`);
+  };
+  return within(
+    new Promise<{ url: string; stop: () => Promise<unknown> }>((resolve, reject) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const match = READY_PATTERN.exec(line);
+        if (match) resolve({ url: match[3] ?? '', stop });
+      });
+      child.once('exit', (code) => reject(new Error(`pnpm start exited with ${code} before it was ready\n${stderr}`)));
+    }),
+    BOOT / 2,
+    `${name}: a ready line from pnpm start`,
+  ).catch(async (error: unknown) => {
+    await stop().catch(() => {});
+    throw error;
+  });
 }
 
 function runToExit(appDir: string, args: string[]): Promise<{ code: number | null; stderr: string }> {

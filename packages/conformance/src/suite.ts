@@ -2,10 +2,13 @@ import type { Adapter, ConnectOptions } from '@socketlab/contract';
 import { describe } from 'vitest';
 import type { GroupContext } from './group.js';
 import { useHarness } from './harness.js';
+import { attach } from './sections/attach.js';
 import { originAllowlist, subprotocol } from './sections/handshake.js';
 import { heartbeat, maxMessageSize, serverErrors, shutdown, slowConsumer } from './sections/limits.js';
 import { badRequests, binaryMessages, broadcast, concurrency, echo, ordering, presence } from './sections/messages.js';
 import { busDelivery } from './sections/scale-out.js';
+import { tlsServing } from './sections/tls.js';
+import { testTls } from './tls.js';
 import { framesOnTheWire } from './wire/frames.js';
 import { handshakeOnTheWire } from './wire/handshake.js';
 
@@ -18,6 +21,8 @@ export interface ConformanceOptions {
   label?: string;
   /** `client`: only the groups that go through a client, not the raw-wire ones (interop pairs). */
   groups?: 'all' | 'client';
+  /** `false`: leave out the TLS group (a selection of the suite again over wss:// / https://). */
+  tls?: boolean;
 }
 
 /**
@@ -45,6 +50,7 @@ export function describeConformance(adapter: Adapter, options: ConformanceOption
     // Section 3: handshake and security.
     originAllowlist(context);
     if (caps.websocketProtocol) subprotocol(context);
+    if (options.groups !== 'client') attach(context);
     // Section 4: limits and failure.
     maxMessageSize(context);
     slowConsumer(context);
@@ -56,5 +62,33 @@ export function describeConformance(adapter: Adapter, options: ConformanceOption
     // Sections 3 and 4 as raw bytes, independent of any client.
     if (onTheWire) handshakeOnTheWire(context);
     if (onTheWire) framesOnTheWire(context);
+    // Section 3's TLS clause: the TLS cases, then a selection of the clauses above again,
+    // every server started with a test certificate and every client trusting its CA.
+    if (options.tls !== false) {
+      describe('over TLS (section 3)', () => {
+        const { leaf } = testTls();
+        const tls: GroupContext = {
+          h: useHarness(
+            adapter,
+            clientAdapter,
+            { ...options.connect, ca: leaf.ca },
+            {
+              tls: { cert: leaf.cert, key: leaf.key },
+            },
+          ),
+          capabilities: caps,
+        };
+        tlsServing(tls);
+        presence(tls);
+        echo(tls);
+        if (caps.binaryMessages) binaryMessages(tls);
+        broadcast(tls);
+        badRequests(tls);
+        originAllowlist(tls);
+        if (caps.websocketProtocol) subprotocol(tls);
+        maxMessageSize(tls);
+        shutdown(tls);
+      });
+    }
   });
 }

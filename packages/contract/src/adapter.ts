@@ -1,5 +1,6 @@
+import type { CloseInfo } from './close-codes.js';
 import type { ClientMessage, ConnectionId, Incoming, IncomingOfType } from './messages.js';
-import type { PerMessageDeflateOptions, ServerOptions } from './options.js';
+import type { PerMessageDeflateOptions, ServerOptions, TlsOptions } from './options.js';
 
 /**
  * What a transport can express. The conformance suite picks its groups from these,
@@ -30,12 +31,6 @@ export const WEBSOCKET_CAPABILITIES: Capabilities = {
   compression: true,
 };
 
-/** How a connection ended: the close code (1006 when no close frame came) and its reason. */
-export interface CloseInfo {
-  code: number;
-  reason: string;
-}
-
 export interface ServerStats {
   connections: number;
   /** The most bytes any one connection had queued: stays near the outbound limit. */
@@ -43,11 +38,16 @@ export interface ServerStats {
 }
 
 export interface RealtimeServer {
-  /** The URL clients connect to (ws:// for WebSocket adapters, http:// for socket.io). */
+  /** The URL clients connect to (ws:// or wss:// for WebSocket adapters, http:// or https:// for socket.io). */
   readonly url: string;
   readonly port: number;
   readonly connectionCount: number;
   stats(): ServerStats;
+  /**
+   * Replaces the certificate and key (SIGHUP in the apps): new handshakes use the new pair,
+   * open connections go on. Throws on a server without `tls` or attached to an app's server.
+   */
+  reloadTls(tls: TlsOptions): void;
   /** 1001 to every client, at most the shutdown timeout for the handshakes, then stop. */
   close(): Promise<void>;
 }
@@ -65,6 +65,10 @@ export interface ConnectOptions {
   maxPayload?: number;
   /** Offer permessage-deflate (RFC 7692); default off. Adapters without compression ignore it. */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** wss:// and https://: the certificate authorities to trust instead of the system's. */
+  ca?: string | Buffer | readonly (string | Buffer)[];
+  /** `false` accepts any certificate: an explicit opt-out of verification, never the default. */
+  rejectUnauthorized?: boolean;
 }
 
 export interface RealtimeClient {

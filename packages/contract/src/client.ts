@@ -3,11 +3,10 @@
  * needs, with no Node.js import, so a page can use it unbundled (the Room and the HTTP
  * guard stay in the main entry).
  */
-export type { CloseInfo } from './adapter.js';
 export * from './catalog.js';
 export * from './close-codes.js';
+export { DEFAULTS, SUBPROTOCOL } from './defaults.js';
 export * from './inbox.js';
 export * from './messages.js';
-export { DEFAULTS, SUBPROTOCOL } from './options.js';
 export * from './presence-log.js';
 export * from './waits.js';

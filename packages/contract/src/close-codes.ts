@@ -51,3 +51,9 @@ const REASON_BY_CODE: ReadonlyMap<number, string> = new Map([
 export function closeReasonFor(code: number): string | undefined {
   return REASON_BY_CODE.get(code);
 }
+
+/** How a connection ended: the close code (1006 when no close frame came) and its reason. */
+export interface CloseInfo {
+  code: number;
+  reason: string;
+}

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { checkUpgrade, type HandshakePolicy, type HandshakeVerdict, httpRefusal } from './handshake.js';
 import type { Logger } from './logger.js';
 import { DEFAULTS } from './options.js';
+import { isOnPath, isTlsServer } from './serve.js';
 
 export interface GuardOptions extends HandshakePolicy {
   handshakeTimeout: number;
@@ -12,6 +13,19 @@ export interface GuardOptions extends HandshakePolicy {
    * plain HTTP (socket.io's long-polling). The head timeout and head limit still apply.
    */
   serve?: (request: IncomingMessage, response: ServerResponse) => void;
+  /**
+   * The server is the app's (`createServer({ server })`): its connections, parse errors and
+   * requests off `path` stay the app's, and an upgrade off `path` is left to its other listeners.
+   */
+  attached?: boolean;
+  /** Upgrades (and, attached, `serve`'s requests) only on this path; undefined: every path. */
+  path?: string;
+}
+
+/** What `guardHttpServer` returns: the sockets still in their handshake, and how to let go of the server. */
+export interface Guard extends Set<Duplex> {
+  /** Removes every listener the guard added (the app's request listeners are put back). */
+  detach(): void;
 }
 
 /**
@@ -24,7 +38,8 @@ export function guardHttpServer(
   server: HttpServer,
   options: GuardOptions,
   accept: (request: IncomingMessage, socket: Duplex, head: Buffer, verdict: HandshakeVerdict & { ok: true }) => void,
-): Set<Duplex> {
+): Guard {
+  const attached = options.attached ?? false;
   const handshaking = new Set<Duplex>();
   const timers = new WeakMap<Duplex, NodeJS.Timeout>();
   /** Sockets that carried a plain request before: what they read is no longer one head. */
@@ -34,7 +49,9 @@ export function guardHttpServer(
     handshaking.delete(socket);
   };
 
-  server.on('connection', (socket: Duplex) => {
+  // TLS: the request's socket is the TLSSocket, which exists once the TLS handshake is done
+  // (node:tls bounds that one with the same timeout).
+  const onConnection = (socket: Duplex): void => {
     handshaking.add(socket);
     const timer = setTimeout(() => {
       options.logger.debug({}, 'handshake timeout');
@@ -43,18 +60,29 @@ export function guardHttpServer(
     timer.unref();
     timers.set(socket, timer);
     socket.once('close', () => settle(socket));
-  });
+  };
 
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+  const onClientError = (error: NodeJS.ErrnoException, socket: Duplex): void => {
     settle(socket);
     if (error.code === 'HPE_HEADER_OVERFLOW') refuse(socket, 431, 'request head too large');
     // Node's own headersTimeout / requestTimeout: a request that did not arrive in time.
     else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') refuse(socket, 408, 'request not complete in time');
     else if (error.code === 'ECONNRESET' || !socket.writable) socket.destroy();
     else refuse(socket, 400, 'malformed HTTP request');
-  });
+  };
 
-  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+  // Attached with plain HTTP of its own (socket.io): the app's request listeners get every
+  // request off `path`, as socket.io's own attach does.
+  const appListeners = attached && options.serve ? server.listeners('request') : [];
+  const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
+    if (attached && !isOnPath(request.url, options.path)) {
+      for (const listener of appListeners) listener.call(server, request, response);
+      if (appListeners.length === 0) {
+        response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+        response.end('not found\n');
+      }
+      return;
+    }
     settle(request.socket);
     servedBefore.add(request.socket);
     if (requestHeadSize(request) > DEFAULTS.maxHeadSize) {
@@ -75,12 +103,18 @@ export function guardHttpServer(
       Connection: 'close',
     });
     response.end(`${reason}\n`);
-  });
+  };
 
-  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // Another path on the app's server: another listener's (another adapter's, the app's).
+    if (attached && !isOnPath(request.url, options.path)) return;
     settle(socket);
     if (upgradeHeadSize(request, socket, head, !servedBefore.has(socket)) > DEFAULTS.maxHeadSize) {
       refuse(socket, 431, 'request head too large');
+      return;
+    }
+    if (!isOnPath(request.url, options.path)) {
+      refuse(socket, 404, `no WebSocket endpoint here: connect on ${options.path}`);
       return;
     }
     const verdict = checkUpgrade(request, options);
@@ -90,9 +124,28 @@ export function guardHttpServer(
       return;
     }
     accept(request, socket, head, verdict);
-  });
+  };
 
-  return handshaking;
+  const connectionEvent = isTlsServer(server) ? 'secureConnection' : 'connection';
+  if (!attached) {
+    server.on(connectionEvent, onConnection);
+    server.on('clientError', onClientError);
+  }
+  if (!attached || options.serve) {
+    for (const listener of appListeners) server.off('request', listener as (...args: unknown[]) => void);
+    server.on('request', onRequest);
+  }
+  server.on('upgrade', onUpgrade);
+
+  return Object.assign(handshaking, {
+    detach: () => {
+      server.off(connectionEvent, onConnection);
+      server.off('clientError', onClientError);
+      server.off('request', onRequest);
+      server.off('upgrade', onUpgrade);
+      for (const listener of appListeners) server.on('request', listener as (...args: unknown[]) => void);
+    },
+  });
 }
 
 /** Answers with a complete HTTP refusal and closes; never throws on a dead socket. */

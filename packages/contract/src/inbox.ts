@@ -1,4 +1,4 @@
-import type { CloseInfo } from './adapter.js';
+import type { CloseInfo } from './close-codes.js';
 import type { ConnectionId, Incoming, IncomingOfType } from './messages.js';
 
 /** How long a client waits for an expected message before failing with a clear error. */

@@ -1,33 +1,10 @@
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { Bus } from './bus.js';
+import { DEFAULTS } from './defaults.js';
 import { type Logger, silentLogger } from './logger.js';
 
-const KiB = 1024;
-const MiB = 1024 * KiB;
-
-/** Every contract default in one place (CONTRACT.md sections 3 and 4). */
-export const DEFAULTS = {
-  host: '127.0.0.1',
-  /** Max message size; a bigger message closes that connection with 1009. */
-  maxPayload: 1 * MiB,
-  /** Per-connection unsent outbound bytes before the connection is dropped with 1008. */
-  outboundLimit: 4 * MiB,
-  /** Ping interval; a peer that has not answered by the next tick is terminated. */
-  heartbeatInterval: 30_000,
-  /** Time for a client to send a complete upgrade request head. */
-  handshakeTimeout: 10_000,
-  /** Time the closing handshakes may take on shutdown before the rest is terminated. */
-  shutdownTimeout: 5_000,
-  /** Largest upgrade request head accepted. */
-  maxHeadSize: 16 * KiB,
-  /** Default origin allowlist: localhost and 127.0.0.1 on any port. */
-  allowedOrigins: ['http://localhost', 'http://127.0.0.1'] as readonly string[],
-  /** Whether a client must offer the subprotocol (only the websocket adapter requires it by default). */
-  requireProtocol: false,
-  /** With a bus: how long a silent server process counts as alive (CONTRACT.md section 5). */
-  presenceTimeout: 10_000,
-} as const;
-
-export const SUBPROTOCOL = 'echo-protocol';
+export { DEFAULTS, SUBPROTOCOL } from './defaults.js';
 
 /**
  * Once the server has ended TCP (closing handshake done, or the connection failed or was
@@ -68,6 +45,28 @@ export interface ServerOptions {
    * `leave` everywhere else; when it is heard again they get `join` (CONTRACT.md section 5).
    */
   presenceTimeout?: number;
+  /**
+   * TLS (CONTRACT.md section 3): serve `wss://` (socket.io: `https://`) with this certificate
+   * and key; every other rule is unchanged. Ignored with `server` (the app's server decides).
+   */
+  tls?: TlsOptions;
+  /**
+   * Attach to an `http.Server` / `https.Server` the app owns instead of listening on a port:
+   * only upgrades (socket.io: requests) on `path` are the adapter's, `close()` leaves it listening.
+   */
+  server?: HttpServer | HttpsServer;
+  /**
+   * The path served: with `server` default `/` (socket.io `/socket.io/`), and an upgrade on
+   * another path is left to the app; standalone, WebSocket adapters serve every path unless given one.
+   */
+  path?: string;
+}
+
+/** A certificate chain and its private key in PEM; `ca` for a chain the peers do not already trust. */
+export interface TlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+  ca?: string | Buffer | readonly (string | Buffer)[];
 }
 
 /** The permessage-deflate parameters a server accepts (RFC 7692 section 7.1) and how it compresses. */
@@ -118,9 +117,14 @@ export function resolvePerMessageDeflate(
   return merged;
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'bus' | 'perMessageDeflate'>> & {
+export type ResolvedServerOptions = Required<
+  Omit<ServerOptions, 'bus' | 'perMessageDeflate' | 'tls' | 'server' | 'path'>
+> & {
   bus: Bus | undefined;
   perMessageDeflate: Required<PerMessageDeflateOptions> | false;
+  tls: TlsOptions | undefined;
+  server: HttpServer | HttpsServer | undefined;
+  path: string | undefined;
 };
 
 /** Fills every option an adapter did not get with the contract default. */
@@ -155,7 +159,22 @@ export function resolveServerOptions(
       'presenceTimeout',
       positive('presenceTimeout', merged.presenceTimeout ?? DEFAULTS.presenceTimeout),
     ),
+    tls: merged.tls === undefined ? undefined : checkTls(merged.tls),
+    server: merged.server,
+    path: merged.path === undefined ? undefined : checkPath(merged.path),
   };
+}
+
+function checkTls(tls: TlsOptions): TlsOptions {
+  if (typeof tls !== 'object' || tls === null || !tls.cert || !tls.key)
+    throw new TypeError('tls needs both cert and key (PEM strings or Buffers)');
+  return tls;
+}
+
+function checkPath(path: string): string {
+  if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path))
+    throw new RangeError(`path must start with "/" and hold no query, fragment or space, got ${JSON.stringify(path)}`);
+  return path;
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

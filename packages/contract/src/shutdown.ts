@@ -36,7 +36,9 @@ interface Destroyable {
  * stop listening, destroy the sockets still in their opening handshake, close every connection gracefully
  * (`closeAllGracefully`), destroy the upgraded sockets still lingering after their closing
  * handshake (they are no longer an http server's to close), close the http server's idle
- * keep-alive connections, and resolve once the server has stopped.
+ * keep-alive connections, and resolve once the server has stopped. Attached to the app's
+ * server (`attached`), it only lets go of it (`detach`): the server and its other
+ * connections are the app's and stay.
  */
 export async function shutdownWebSocketServer<C>(parts: {
   server: { close(callback: () => void): unknown; closeAllConnections?(): void };
@@ -47,11 +49,16 @@ export async function shutdownWebSocketServer<C>(parts: {
   closed(conn: C): Promise<unknown>;
   timeoutMs: number;
   lingering?: Iterable<Destroyable>;
+  attached?: boolean;
+  detach?: () => void;
 }): Promise<void> {
-  const stopped = new Promise<void>((resolve) => parts.server.close(() => resolve()));
+  if (parts.attached) parts.detach?.();
+  const stopped = parts.attached
+    ? Promise.resolve()
+    : new Promise<void>((resolve) => parts.server.close(() => resolve()));
   for (const socket of parts.handshaking) socket.destroy();
   await closeAllGracefully(parts.connections, parts, parts.timeoutMs);
   for (const socket of parts.lingering ?? []) socket.destroy();
-  parts.server.closeAllConnections?.();
+  if (!parts.attached) parts.server.closeAllConnections?.();
   await stopped;
 }

@@ -1,4 +1,5 @@
-import type { CloseInfo, RealtimeClient } from './adapter.js';
+import type { ConnectOptions, RealtimeClient } from './adapter.js';
+import type { CloseInfo } from './close-codes.js';
 import { encodeClientText } from './codec.js';
 import type { Inbox } from './inbox.js';
 
@@ -33,5 +34,17 @@ export function webSocketClient(parts: WebSocketClientParts): RealtimeClient {
     },
     pauseReading: () => parts.pauseReading(),
     terminate: () => parts.terminate(),
+  };
+}
+
+/** The node:tls options of a client's `ca` and `rejectUnauthorized` (only those given). */
+export function tlsClientOptions(options: ConnectOptions): {
+  ca?: string | Buffer | (string | Buffer)[];
+  rejectUnauthorized?: boolean;
+} {
+  const { ca } = options;
+  return {
+    ...(ca === undefined ? {} : { ca: typeof ca === 'string' || Buffer.isBuffer(ca) ? ca : [...ca] }),
+    ...(options.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: options.rejectUnauthorized }),
   };
 }

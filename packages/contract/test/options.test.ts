@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import {
   type Bus,
@@ -31,6 +32,9 @@ describe('resolveServerOptions', () => {
       bus: undefined,
       logger: silentLogger,
       presenceTimeout: 10_000,
+      tls: undefined,
+      server: undefined,
+      path: undefined,
     });
     expect(resolved.logger).toBe(silentLogger);
     expect(resolveServerOptions({})).toStrictEqual(resolved);
@@ -69,11 +73,20 @@ describe('resolveServerOptions', () => {
       bus,
       logger,
       presenceTimeout: 1_500,
+      tls: { cert: 'CERT PEM', key: 'KEY PEM' },
+      server: createHttpServer(),
+      path: '/live',
     };
     const resolved = resolveServerOptions(options);
     expect(resolved).toStrictEqual(options);
     expect(resolved.bus).toBe(bus);
     expect(resolved.logger).toBe(logger);
+  });
+
+  it('refuses a tls without cert or key and a path that is not one', () => {
+    expect(() => resolveServerOptions({ tls: { cert: 'CERT PEM' } as never })).toThrow(/cert and key/);
+    expect(() => resolveServerOptions({ path: 'live' })).toThrow(/must start with "\/"/);
+    expect(() => resolveServerOptions({ path: '/live?x=1' })).toThrow(/no query/);
   });
 
   it("an adapter's defaults replace the contract's, and the user's options replace the adapter's", () => {
@@ -106,6 +119,9 @@ describe('resolveServerOptions', () => {
       bus: undefined,
       logger: undefined,
       presenceTimeout: undefined,
+      tls: undefined,
+      server: undefined,
+      path: undefined,
     };
     expect(resolveServerOptions(allUndefined)).toStrictEqual(resolveServerOptions());
     // e.g. a CLI that passes `requireProtocol: flags.requireProtocol` without the flag

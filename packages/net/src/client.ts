@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { type Socket, connect as tcpConnect } from 'node:net';
+import { isIP, type Socket, connect as tcpConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import {
   type ConnectOptions,
   DEFAULTS,
@@ -8,13 +9,14 @@ import {
   parseServerText,
   type RealtimeClient,
   SUBPROTOCOL,
+  tlsClientOptions,
   webSocketClient,
 } from '@socketlab/contract';
 import { Connection } from './connection.js';
 import { CLIENT_MAX_PAYLOAD } from './constants.js';
 import { checkServerResponse, HeadReader, parseResponseHead, upgradeRequest } from './handshake.js';
 
-/** A contract client: the RFC 6455 client handshake by hand, then masked frames. */
+/** A contract client: the RFC 6455 client handshake by hand (over node:tls for wss://), then masked frames. */
 export function connect(url: string, options: ConnectOptions = {}): Promise<RealtimeClient> {
   let target: URL;
   try {
@@ -22,13 +24,22 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
   } catch {
     return Promise.reject(new HandshakeError(`not a URL: ${url}`));
   }
-  if (target.protocol !== 'ws:') {
-    return Promise.reject(new HandshakeError(`only ws:// URLs are supported, got ${target.protocol}`));
+  const secure = target.protocol === 'wss:';
+  if (!secure && target.protocol !== 'ws:') {
+    return Promise.reject(new HandshakeError(`only ws:// and wss:// URLs are supported, got ${target.protocol}`));
   }
   const protocols = options.protocols ?? [SUBPROTOCOL];
   const key = randomBytes(16).toString('base64');
   const host = target.hostname.replace(/^\[(.*)\]$/, '$1');
-  const socket = tcpConnect({ host, port: Number(target.port || 80), noDelay: true });
+  const socket = secure
+    ? tlsConnect({
+        host,
+        port: Number(target.port || 443),
+        // SNI takes host names only, never an IP literal (RFC 6066 section 3).
+        ...(isIP(host) === 0 ? { servername: host } : {}),
+        ...tlsClientOptions(options),
+      }).setNoDelay(true)
+    : tcpConnect({ host, port: Number(target.port || 80), noDelay: true });
 
   return new Promise((resolve, reject) => {
     const reader = new HeadReader();
@@ -68,7 +79,8 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
       resolve(open(socket, options.maxPayload ?? CLIENT_MAX_PAYLOAD, verdict.protocol, result.rest));
     };
     const timer = setTimeout(() => fail('handshake timed out'), options.timeout ?? DEFAULTS.handshakeTimeout);
-    socket.once('connect', () => {
+    // TLS: the request goes once the TLS handshake is done (the certificate checked).
+    socket.once(secure ? 'secureConnect' : 'connect', () => {
       const path = `${target.pathname}${target.search}`;
       socket.write(upgradeRequest({ host: target.host, path, key, protocols, origin: options.origin }));
     });

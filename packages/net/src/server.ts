@@ -1,10 +1,13 @@
-import { createServer as createNetServer, type Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import {
   CloseCode,
   CloseReason,
   checkUpgrade,
   DEFAULTS,
   encodeServerText,
+  isOnPath,
+  netServerFor,
   type RealtimeServer,
   Room,
   type RoomTransport,
@@ -12,6 +15,7 @@ import {
   resolveServerOptions,
   type ServerOptions,
   serve,
+  servedPath,
   shutdownWebSocketServer,
 } from '@socketlab/contract';
 import { Connection, type ConnectionListener } from './connection.js';
@@ -38,7 +42,10 @@ const transport: RoomTransport<Connection> = {
   },
 };
 
-/** A listening contract server: RFC 6455 by hand on node:net. */
+/**
+ * A listening contract server: RFC 6455 by hand on node:net (node:tls with `tls`). Attached
+ * to the app's http server (`server`), node:http reads the upgrade's head and the rest is the same.
+ */
 export async function createServer(options: ServerOptions = {}): Promise<RealtimeServer> {
   const opts = resolveServerOptions(options);
   const { logger } = opts;
@@ -99,6 +106,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   // the connection is open.
   const onHandshakeSocketError = (error: Error): void => logger.debug({ err: error.message }, 'socket error');
 
+  /** Undefined standalone without `path`: every path. */
+  const path = servedPath(opts, '/');
+
   /** Reads the request head by hand: incrementally, bounded in size and in time. */
   const handshake = (socket: Socket): void => {
     handshaking.add(socket);
@@ -130,6 +140,10 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
         refuse(socket, 400, `malformed HTTP request: ${request.reason}`);
         return;
       }
+      if (!isOnPath(request.value.path, path)) {
+        refuse(socket, 404, `no WebSocket endpoint here: connect on ${path}`);
+        return;
+      }
       const verdict = checkUpgrade(request.value, opts);
       if (!verdict.ok) {
         logger.debug({ status: verdict.status, reason: verdict.reason }, 'handshake refused');
@@ -144,7 +158,24 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     socket.once('close', settle);
   };
 
-  const server = createNetServer({ noDelay: true }, handshake);
+  /**
+   * Attached: the app's node:http parsed the head (its own limits and timeouts apply); an
+   * upgrade on another path is another listener's.
+   */
+  const onAppUpgrade = (request: IncomingMessage, socket: Socket, head: Buffer): void => {
+    if (!isOnPath(request.url, path)) return;
+    const verdict = checkUpgrade(request, opts);
+    if (!verdict.ok) {
+      logger.debug({ status: verdict.status, reason: verdict.reason }, 'handshake refused');
+      refuse(socket, verdict.status, verdict.reason, verdict.headers);
+      return;
+    }
+    socket.setNoDelay(true);
+    upgrade(socket, verdict.key, verdict.protocol, head);
+  };
+  const appServer = opts.server;
+  appServer?.on('upgrade', onAppUpgrade);
+  const server = appServer ?? netServerFor(opts, handshake);
   return serve({
     server,
     scheme: 'ws',
@@ -160,6 +191,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
         terminate: (conn) => conn.terminate(),
         closed: (conn) => conn.closed,
         timeoutMs: opts.shutdownTimeout,
+        attached: appServer !== undefined,
+        detach: () => appServer?.off('upgrade', onAppUpgrade),
       }),
   });
 }

@@ -1,4 +1,5 @@
 import { Agent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import {
   CloseCode,
   type CloseInfo,
@@ -9,6 +10,7 @@ import {
   Inbox,
   type Incoming,
   type RealtimeClient,
+  tlsClientOptions,
 } from '@socketlab/contract';
 import { io, type Socket } from 'socket.io-client';
 import { checkClientInternals, clientWsOf, pausePolling, pauseTcp, requestOn } from './internals.js';
@@ -24,8 +26,19 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
   // connected, never used, and a server that closes such a silent connection (ours after its
   // head timeout) races the agent's next reuse of it, which fails the session with a
   // "transport error"; Node's agent does not retry on a reused socket as browsers do.
-  const agent = transportName === 'polling' ? new Agent({ keepAlive: false }) : undefined;
-  const socket: Socket = io(url, {
+  const tls = tlsClientOptions(options);
+  const secure = url.startsWith('https:');
+  const agent =
+    transportName !== 'polling'
+      ? undefined
+      : secure
+        ? new HttpsAgent({ keepAlive: false, ...tls })
+        : new Agent({ keepAlive: false });
+  // The URL's path, when not `/`, is the server's engine.io path (`createServer({ path })`):
+  // the contract uses only the main namespace.
+  const target = new URL(url);
+  const enginePath = target.pathname === '/' ? undefined : target.pathname;
+  const socket: Socket = io(enginePath === undefined ? url : target.origin, {
     forceNew: true,
     reconnection: false,
     transports: [transportName],
@@ -35,6 +48,9 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
     ...(options.origin === undefined ? {} : { extraHeaders: { Origin: options.origin } }),
     ...(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload }),
     ...(agent === undefined ? {} : { agent: agent as unknown as string }),
+    ...(enginePath === undefined ? {} : { path: enginePath }),
+    // Node's ws (websocket) and the polling XHR both take these (PEM Buffers too).
+    ...(tls as { ca?: string; rejectUnauthorized?: boolean }),
   });
   const inbox = new Inbox();
   let terminated = false;

@@ -1,16 +1,11 @@
-import {
-  createServer as createHttpServer,
-  type Server as HttpServer,
-  type IncomingMessage,
-  type ServerResponse,
-} from 'node:http';
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket as NetSocket } from 'node:net';
 import {
   CLOSE_LINGER,
   closeAllGracefully,
-  DEFAULTS,
   guardHttpServer,
   httpRefusal,
+  httpServerFor,
   isOriginAllowed,
   type RealtimeServer,
   Room,
@@ -155,12 +150,18 @@ export interface SocketIoServer extends RealtimeServer {
   readonly engine: EngineServer;
 }
 
-/** A listening contract server on socket.io, serving both the websocket and the long-polling transports. */
+/**
+ * A listening contract server on socket.io, serving both the websocket and the long-polling
+ * transports; attached to the app's server (`server`), only what is on `path`.
+ */
 export async function createServer(options: ServerOptions = {}): Promise<SocketIoServer> {
   // Before anything else: fails naming the engine.io internal an upgrade moved (see internals.ts).
   checkEngineInternals();
   const opts = resolveServerOptions(options);
   const { logger } = opts;
+  // engine.io-client asks for its path with a slash at the end (`/live` -> `/live/`).
+  const path = (opts.path ?? SOCKET_IO_PATH).replace(/\/?$/, '/');
+  const attached = opts.server !== undefined;
   /** Per engine.io session, from its first packet on. */
   const meters = new Map<EngineSocket, OutboundMeter>();
 
@@ -177,7 +178,7 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
     cors: { origin: true },
   });
   const io = new IoServer({
-    path: SOCKET_IO_PATH,
+    path,
     serveClient: false,
     // An engine.io session that never joins a namespace is a handshake not completed in time.
     connectTimeout: opts.handshakeTimeout,
@@ -272,18 +273,21 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
   let shuttingDown = false;
   /** Every socket handed to engine.io's upgrade, until it closes: no longer the http server's. */
   const upgraded = new Set<NetSocket>();
-  const httpServer = createHttpServer({ maxHeaderSize: DEFAULTS.maxHeadSize });
+  const httpServer = httpServerFor(opts);
   const handshaking = guardHttpServer(
     httpServer,
     {
       ...opts,
+      // Attached, what is off the path is the app's; standalone, it is answered 404 below.
+      attached,
+      path: attached ? path : undefined,
       // The subprotocol clause is the WebSocket adapters'; socket.io clients never offer one.
       requireProtocol: false,
       // Long-polling is plain HTTP: every request (handshake or later poll) passes the origin check here.
       serve: (request, response) => {
         const url = requestUrl(request);
-        if (url?.pathname !== SOCKET_IO_PATH) {
-          answer(response, 404, `this is a socket.io server: connect on ${SOCKET_IO_PATH}`);
+        if (url?.pathname !== path) {
+          answer(response, 404, `this is a socket.io server: connect on ${path}`);
           return;
         }
         if (!isOriginAllowed(request.headers.origin, opts.allowedOrigins)) {
@@ -302,8 +306,8 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
     },
     // The guard already refused a bad upgrade, a foreign origin included, with its 4xx.
     (request, socket, head) => {
-      if (requestUrl(request)?.pathname !== SOCKET_IO_PATH) {
-        socket.end(httpRefusal(404, `this is a socket.io server: connect on ${SOCKET_IO_PATH}`));
+      if (requestUrl(request)?.pathname !== path) {
+        socket.end(httpRefusal(404, `this is a socket.io server: connect on ${path}`));
         return;
       }
       if (shuttingDown) {
@@ -353,6 +357,12 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
       );
       // Sessions that never joined a namespace, and engine.io's ws server.
       await io.close();
+      if (attached) {
+        // The app's server and its other connections stay; only ours go.
+        handshaking.detach();
+        for (const socket of upgraded) socket.destroy();
+        return;
+      }
       const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       for (const socket of handshaking) socket.destroy();
       // What is left of sessions already over: sockets ws still holds for a peer's close or FIN.

@@ -8,6 +8,7 @@ import {
   parseServerText,
   type RealtimeClient,
   SUBPROTOCOL,
+  tlsClientOptions,
   webSocketClient,
 } from '@socketlab/contract';
 import websocket from 'websocket';
@@ -18,6 +19,7 @@ const CLOSE_OPCODE = 0x08;
 /** A contract client on WebSocket-Node's WebSocketClient. */
 export function connect(url: string, options: ConnectOptions = {}): Promise<RealtimeClient> {
   const client = new websocket.client({
+    tlsOptions: tlsClientOptions(options),
     ...(options.maxPayload === undefined
       ? {}
       : { maxReceivedFrameSize: options.maxPayload, maxReceivedMessageSize: options.maxPayload }),

@@ -1,18 +1,18 @@
-import { createServer as createHttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import {
   CloseCode,
   CloseReason,
-  DEFAULTS,
   encodeServerText,
   guardHttpServer,
   type HandshakeVerdict,
+  httpServerFor,
   type RealtimeServer,
   Room,
   type RoomTransport,
   resolveServerOptions,
   type ServerOptions,
   serve,
+  servedPath,
   shutdownWebSocketServer,
 } from '@socketlab/contract';
 import websocket from 'websocket';
@@ -60,7 +60,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   const closedConnections = new WeakMap<Connection, Promise<void>>();
   /** Dropped connections still reading their peer's last bytes (see lingerOnDrop). */
   const lingering = new Set<Socket>();
-  const httpServer = createHttpServer({ maxHeaderSize: DEFAULTS.maxHeadSize });
+  const httpServer = httpServerFor(opts);
+  const attached = opts.server !== undefined;
 
   // parseCookies and parseExtensions are library options @types/websocket does not list.
   const config: websocket.IServerConfig & { parseCookies: boolean; parseExtensions: boolean } = {
@@ -128,7 +129,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     open(connection);
   });
 
-  const handshaking = guardHttpServer(httpServer, opts, (request, socket, head, verdict) => {
+  const guardOptions = { ...opts, attached, path: servedPath(opts, '/') };
+  const handshaking = guardHttpServer(httpServer, guardOptions, (request, socket, head, verdict) => {
     // WebSocket-Node's handleUpgrade ignores bytes that came with the request head: give
     // them back to the socket so the connection reads them as its first frames.
     if (head.length > 0) socket.unshift(head);
@@ -153,6 +155,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
         closed: (connection) => closedConnections.get(connection) ?? Promise.resolve(),
         timeoutMs: opts.shutdownTimeout,
         lingering,
+        attached,
+        detach: handshaking.detach,
       }),
   });
 }

@@ -7,6 +7,7 @@ import {
   parseServerText,
   type RealtimeClient,
   SUBPROTOCOL,
+  tlsClientOptions,
   webSocketClient,
 } from '@socketlab/contract';
 import { WebSocket } from 'ws';
@@ -18,6 +19,7 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
     handshakeTimeout: options.timeout ?? DEFAULTS.handshakeTimeout,
     ...(options.origin === undefined ? {} : { origin: options.origin }),
     ...(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload }),
+    ...tlsClientOptions(options),
   });
   const inbox = new Inbox();
   ws.on('message', (data, isBinary) => {

@@ -1,4 +1,3 @@
-import { createServer as createHttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import {
   CLOSE_LINGER,
@@ -8,6 +7,7 @@ import {
   DEFAULTS,
   encodeServerText,
   guardHttpServer,
+  httpServerFor,
   type RealtimeServer,
   Room,
   type RoomTransport,
@@ -15,6 +15,7 @@ import {
   type ServerOptions,
   SUBPROTOCOL,
   serve,
+  servedPath,
   shutdownWebSocketServer,
 } from '@socketlab/contract';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -66,12 +67,13 @@ function sendContractCloseReasons(ws: WebSocket): void {
     close(code, reason ?? (code === undefined ? undefined : closeReasonFor(code)));
 }
 
-/** A listening contract server on the ws library. */
+/** A listening contract server on the ws library (or one attached to the app's server: `server`). */
 export async function createServer(options: ServerOptions = {}): Promise<RealtimeServer> {
   const opts = resolveServerOptions(options);
   const { logger } = opts;
   const room = new Room(transport, opts);
-  const httpServer = createHttpServer({ maxHeaderSize: DEFAULTS.maxHeadSize });
+  const httpServer = httpServerFor(opts);
+  const attached = opts.server !== undefined;
   // ws checks what it is given; everything the contract adds is checked before (see guard).
   const wss = new WebSocketServer({
     noServer: true,
@@ -83,7 +85,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
 
   /** Every upgraded socket until it closes, those already out of the room included. */
   const upgraded = new Set<Socket>();
-  const handshaking = guardHttpServer(httpServer, opts, (request, socket, head) => {
+  const guardOptions = { ...opts, attached, path: servedPath(opts, '/') };
+  const handshaking = guardHttpServer(httpServer, guardOptions, (request, socket, head) => {
     wss.handleUpgrade(request, socket, head, (ws) => {
       sendContractCloseReasons(ws);
       upgraded.add(socket as Socket);
@@ -125,6 +128,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
         timeoutMs: opts.shutdownTimeout,
         // Upgraded sockets still lingering after their closing handshake.
         lingering: upgraded,
+        attached,
+        detach: handshaking.detach,
       }),
   });
 }

@@ -6,6 +6,7 @@
  */
 import { Agent, type ClientRequestArgs } from 'node:http';
 import { type Socket, connect as tcpConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { type Socket as IoSocket, io } from 'socket.io-client';
 import WebSocket from 'ws';
 import { LineSplitter } from '../lines.js';
@@ -40,8 +41,20 @@ export interface BenchClient {
  */
 class CountingAgent extends Agent {
   readonly sockets_: Socket[] = [];
+  /** wss:// and https://: TLS to the server, its certificate checked against `ca`. */
+  private readonly ca: string | undefined;
+  constructor(options: ConstructorParameters<typeof Agent>[0] = {}, secure?: { ca: string | undefined }) {
+    super(options);
+    this.ca = secure?.ca;
+    // node:https takes only an agent of its own protocol.
+    if (secure) (this as unknown as { protocol: string }).protocol = 'https:';
+  }
   override createConnection(options: ClientRequestArgs, callback?: (error: Error | null, socket: Socket) => void) {
-    const socket = tcpConnect(options as never);
+    const protocol = (this as unknown as { protocol: string }).protocol;
+    const socket: Socket =
+      protocol === 'https:'
+        ? tlsConnect({ ...(options as object), ...(this.ca === undefined ? {} : { ca: this.ca }) } as never)
+        : tcpConnect(options as never);
     socket.setNoDelay(true);
     this.sockets_.push(socket);
     callback?.(null, socket);
@@ -92,8 +105,8 @@ function dispatch(client: { handlers: ClientHandlers }, welcome: Deferred, messa
   }
 }
 
-function webSocketClient(url: string): BenchClient {
-  const agent = new CountingAgent();
+function webSocketClient(url: string, ca: string | undefined): BenchClient {
+  const agent = new CountingAgent({}, url.startsWith('wss:') ? { ca } : undefined);
   const welcome = deferred();
   const closed = deferred();
   const ws = new WebSocket(url, 'echo-protocol', { perMessageDeflate: false, agent });
@@ -118,13 +131,16 @@ function webSocketClient(url: string): BenchClient {
   return client;
 }
 
-function socketIoClient(url: string, transport: 'websocket' | 'polling'): BenchClient {
+function socketIoClient(url: string, transport: 'websocket' | 'polling', ca: string | undefined): BenchClient {
   // Keep-alive for long-polling, as a browser does; xmlhttprequest-ssl would otherwise open
   // a new TCP connection for every poll.
   // An idle kept-alive socket is dropped after 1 s, well before node's http server closes it
   // at 5 s (keepAliveTimeout), so a POST never races the server's close, and the sockets of
   // thousands of idle clients' last sends do not linger.
-  const agent = new CountingAgent(transport === 'polling' ? { keepAlive: true, timeout: 1000 } : {});
+  const agent = new CountingAgent(
+    transport === 'polling' ? { keepAlive: true, timeout: 1000 } : {},
+    url.startsWith('https:') ? { ca } : undefined,
+  );
   const welcome = deferred();
   const closed = deferred();
   const socket: IoSocket = io(url.replace(/^ws/, 'http'), {
@@ -134,6 +150,7 @@ function socketIoClient(url: string, transport: 'websocket' | 'polling'): BenchC
     reconnection: false,
     agent: agent as never,
     timeout: 120_000,
+    ...(ca === undefined ? {} : { ca }),
   });
   const client: BenchClient = {
     welcomed: welcome.promise,
@@ -202,14 +219,15 @@ function tcpClient(url: string): BenchClient {
   return client;
 }
 
-export function createClient(kind: ClientKind, url: string): BenchClient {
+/** `ca`: the certificate authority of a wss:// or https:// server. */
+export function createClient(kind: ClientKind, url: string, ca?: string): BenchClient {
   switch (kind) {
     case 'websocket':
-      return webSocketClient(url);
+      return webSocketClient(url, ca);
     case 'socketio-websocket':
-      return socketIoClient(url, 'websocket');
+      return socketIoClient(url, 'websocket', ca);
     case 'socketio-polling':
-      return socketIoClient(url, 'polling');
+      return socketIoClient(url, 'polling', ca);
     case 'tcp':
       return tcpClient(url);
   }

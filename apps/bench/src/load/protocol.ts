@@ -1,14 +1,17 @@
-/** The messages between the benchmark (parent) and its load-generator processes. */
+/**
+ * The messages between the benchmark (parent) and its load-generator processes. `ca`: the
+ * PEM certificate authority a wss:// or https:// server's certificate is checked against.
+ */
 import type { ClientKind } from './clients.js';
 
 export type LoadRequest =
   /** Open `count` more clients, at most `concurrency` handshakes in flight; resolve when all are welcomed. */
-  | { op: 'connect'; kind: ClientKind; url: string; count: number; concurrency: number }
+  | { op: 'connect'; kind: ClientKind; url: string; count: number; concurrency: number; ca?: string }
   /**
    * Connection rate: `count` clients, at most `concurrency` at a time, each opened, welcomed
    * and closed again; the room stays small, so the rate is the handshake's, not the join fan-out's.
    */
-  | { op: 'churn'; kind: ClientKind; url: string; count: number; concurrency: number }
+  | { op: 'churn'; kind: ClientKind; url: string; count: number; concurrency: number; ca?: string }
   /** Every client sends one echo and awaits it: everything queued for it before has arrived. */
   | { op: 'sync' }
   /** Every client (or the first `clients`) keeps one echo of `payloadBytes` in flight. */

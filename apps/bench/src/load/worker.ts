@@ -68,7 +68,7 @@ async function connect(request: Extract<LoadRequest, { op: 'connect' }>): Promis
   const lane = async (): Promise<void> => {
     while (next < request.count) {
       next++;
-      const client = createClient(request.kind, request.url);
+      const client = createClient(request.kind, request.url, request.ca);
       opened.push(client);
       await client.welcomed;
       handshakeBytes += client.wireBytes();
@@ -92,7 +92,7 @@ async function churn(request: Extract<LoadRequest, { op: 'churn' }>): Promise<Co
   const lane = async (): Promise<void> => {
     while (next < request.count) {
       next++;
-      const client = createClient(request.kind, request.url);
+      const client = createClient(request.kind, request.url, request.ca);
       try {
         await client.welcomed;
       } finally {

@@ -41,7 +41,13 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(transports: readonly TransportInfo[]): Promise<Stack> {
+/** What a stack adds to the defaults: the TLS test passes its flags and the browser's certificate pin. */
+export interface StackOptions {
+  serverArgs?: readonly string[];
+  chromiumArgs?: readonly string[];
+}
+
+export async function startStack(transports: readonly TransportInfo[], options: StackOptions = {}): Promise<Stack> {
   const outDir = mkdtempSync(join(tmpdir(), 'socketlab-web-'));
   const cleanups: (() => Promise<unknown>)[] = [async () => rmSync(outDir, { recursive: true, force: true })];
   const stop = async (): Promise<void> => {
@@ -50,7 +56,12 @@ export async function startStack(transports: readonly TransportInfo[]): Promise<
   // Servers, browser and build start together; each registers its cleanup once it exists.
   const starting = transports.map(async (transport) => {
     // --verbose: the refusal of a foreign origin shows in the server's own log too.
-    const server = await startServerProcess(join(appsDir, transport.app), ['--port', '0', '--verbose']);
+    const server = await startServerProcess(join(appsDir, transport.app), [
+      '--port',
+      '0',
+      '--verbose',
+      ...(options.serverArgs ?? []),
+    ]);
     cleanups.push(() => server.stop('SIGTERM'));
     return [transport.key, server] as const;
   });
@@ -66,6 +77,7 @@ export async function startStack(transports: readonly TransportInfo[]): Promise<
         '--no-first-run',
         '--disable-quic',
         `--host-resolver-rules=MAP ${FOREIGN_HOST} 127.0.0.1`,
+        ...(options.chromiumArgs ?? []),
       ],
     })
     .then((browser) => {
