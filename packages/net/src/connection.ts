@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { CLOSE_LINGER, CloseCode, type CloseInfo } from '@socketlab/contract';
+import { CLOSE_LINGER, CloseCode, type CloseInfo, isValidWireCloseCode } from '@socketlab/contract';
 import { CLOSE_TIMEOUT, Opcode } from './constants.js';
 import { type ProtocolError, Receiver, type ReceiverHandlers } from './receiver.js';
 import { Sender } from './sender.js';
@@ -243,8 +243,13 @@ export class Connection implements ReceiverHandlers {
     if (this.stateValue === 'open') this.sender.send(Opcode.ping, data);
   }
 
-  /** Starts the closing handshake (RFC 6455 7.1.2); the socket is destroyed if it stalls. */
+  /**
+   * Starts the closing handshake (RFC 6455 7.1.2); the socket is destroyed if it stalls.
+   * A code that may not go on the wire, or a reason over 123 bytes (or one without a code), is
+   * a RangeError here, before anything changes: the connection stays open.
+   */
   close(code?: number, reason?: string): void {
+    checkCloseArguments(code, reason);
     if (this.stateValue !== 'open') return;
     this.stateValue = 'closing';
     this.sendClose(code, reason);
@@ -253,6 +258,8 @@ export class Connection implements ReceiverHandlers {
 
   /** Ends the TCP connection now, without a handshake; what is corked is flushed first. */
   terminate(): void {
+    // Nothing more is delivered, not even the rest of the chunk being read.
+    this.receiver.stop();
     while (this.socket.writableCorked > 0) this.socket.uncork();
     this.socket.destroy();
   }
@@ -299,3 +306,19 @@ export class Connection implements ReceiverHandlers {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** RFC 6455 5.5.1 and 7.4: what `close(code, reason)` may put in a close frame. */
+function checkCloseArguments(code: number | undefined, reason: string | undefined): void {
+  if (code === undefined) {
+    if (reason) throw new RangeError('a close reason needs a close code');
+    return;
+  }
+  if (!Number.isInteger(code) || !isValidWireCloseCode(code)) {
+    throw new RangeError(`close code ${code} may not be sent (1000-1003, 1007-1014 or 3000-4999)`);
+  }
+  if (reason !== undefined && Buffer.byteLength(reason) > MAX_CLOSE_REASON) {
+    throw new RangeError(`a close reason must be at most ${MAX_CLOSE_REASON} bytes of UTF-8`);
+  }
+}
+
+const MAX_CLOSE_REASON = 123;

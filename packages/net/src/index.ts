@@ -11,10 +11,17 @@ export {
   HeadReader,
   parseRequestHead,
   parseResponseHead,
+  switchingProtocols,
   upgradeRequest,
 } from './handshake.js';
 export { applyMask, type MaskKey, maskKeyOf } from './mask.js';
-export { type ProtocolError, Receiver, type ReceiverHandlers, type ReceiverOptions } from './receiver.js';
+export {
+  defaultMaxFragments,
+  type ProtocolError,
+  Receiver,
+  type ReceiverHandlers,
+  type ReceiverOptions,
+} from './receiver.js';
 export { closePayload, encodeFrame, Sender } from './sender.js';
 export { createServer } from './server.js';
 export { Utf8Validator, utf8Step } from './validation.js';

@@ -47,6 +47,20 @@ export interface ReceiverOptions {
   role: 'server' | 'client';
   /** Largest message, summed over its fragments. */
   maxPayload: number;
+  /**
+   * Most frames one fragmented message may take (default `defaultMaxFragments(maxPayload)`):
+   * without a bound, empty continuations keep a message open forever under any size limit.
+   */
+  maxFragments?: number;
+}
+
+/**
+ * One frame per 64 bytes of the limit, and at least 1,024: Autobahn 9.3/9.4 send 4 MiB in
+ * 64-byte fragments (65,537 frames), which a 4 MiB limit then takes; a peer that sends empty
+ * continuations is cut off after as many frames as 64-byte ones would fill the limit with.
+ */
+export function defaultMaxFragments(maxPayload: number): number {
+  return Math.max(1024, Math.ceil(maxPayload / 64) + 1);
 }
 
 const READING_HEAD = 0;
@@ -70,6 +84,7 @@ export class Receiver {
   private state = READING_HEAD;
   private readonly requireMask: boolean;
   private readonly maxPayload: number;
+  private readonly maxFragments: number;
 
   /** Header bytes gathered across chunk boundaries: the rare, slow path, allocated when first needed. */
   private headBytes: Buffer | undefined;
@@ -88,6 +103,8 @@ export class Receiver {
   // The message being assembled: its first frame's opcode, 0 when none is open.
   private messageOpcode = 0;
   private messageLength = 0;
+  /** Frames of the open message so far. */
+  private messageFrames = 0;
   /**
    * The fragments so far: big ones as they are (joined once, at the end), small ones copied
    * together into shared scratch buffers. A view per fragment would let a peer that sends a
@@ -106,6 +123,12 @@ export class Receiver {
   ) {
     this.requireMask = options.role === 'server';
     this.maxPayload = options.maxPayload;
+    this.maxFragments = options.maxFragments ?? defaultMaxFragments(options.maxPayload);
+  }
+
+  /** Stops for good: nothing more is parsed or reported (the connection was terminated). */
+  stop(): void {
+    this.finish();
   }
 
   /** True once a close frame or a violation ended the stream: further input is ignored. */
@@ -236,6 +259,11 @@ export class Receiver {
       p += 2;
     } else if (length === 127) {
       const high = buf.readUInt32BE(p);
+      // RFC 6455 5.2: the most significant bit of a 64-bit length must be 0.
+      if (high >= 0x8000_0000) {
+        this.fail(violation.protocol('64-bit frame length with its most significant bit set'));
+        return;
+      }
       // Above 2^53 - 1 the length is not even representable; it is over any limit anyway.
       if (high > 0x1fffff) {
         this.fail(violation.tooBig('frame length over 2^53 - 1'));
@@ -248,6 +276,10 @@ export class Receiver {
       // Refused on the header, before a byte of the payload is buffered.
       if (this.messageLength + length > this.maxPayload) {
         this.fail(violation.tooBig('message too big'));
+        return;
+      }
+      if (++this.messageFrames > this.maxFragments) {
+        this.fail(violation.tooBig('message in too many fragments'));
         return;
       }
       this.messageLength += length;
@@ -282,6 +314,7 @@ export class Receiver {
         this.state = READING_HEAD;
         this.messageOpcode = 0;
         this.messageLength = 0;
+        this.messageFrames = 0;
         this.handlers.onText(decoded);
         return stop;
       }
@@ -362,6 +395,7 @@ export class Receiver {
     const isBinary = this.messageOpcode === Opcode.binary;
     this.messageOpcode = 0;
     this.messageLength = 0;
+    this.messageFrames = 0;
     if (isBinary) {
       this.handlers.onBinary(message);
       return;
