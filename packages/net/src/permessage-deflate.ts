@@ -370,6 +370,14 @@ export class PerMessageDeflate {
     this.pool.compress(data, done);
   }
 
+  /** Every byte zlib has inflated on this connection: what a bomb made it produce before it was stopped. */
+  inflatedTotal = 0;
+
+  /** Whether a decompressor is held now (false once released while idle). */
+  get holdsInflater(): boolean {
+    return this.inflate !== undefined;
+  }
+
   /** Bytes held for the message being inflated and the window kept for the peer. */
   get bufferedBytes(): number {
     return this.outputLength + this.historyLength + (this.dictionary?.length ?? 0);
@@ -442,6 +450,7 @@ export class PerMessageDeflate {
 
   private inflated(chunk: Buffer): void {
     if (this.tooBig) return;
+    this.inflatedTotal += chunk.length;
     this.outputLength += chunk.length;
     if (this.outputLength > this.maxPayload) {
       this.tooBig = true;
