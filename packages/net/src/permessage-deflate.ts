@@ -258,7 +258,13 @@ class DeflatePool {
       this.used = true;
       const deflate =
         this.idle.pop() ??
-        createDeflateRaw({ windowBits: deflateBits(this.windowBits), level: this.level, memLevel: this.memLevel });
+        createDeflateRaw({
+          windowBits: deflateBits(this.windowBits),
+          level: this.level,
+          memLevel: this.memLevel,
+          // Every write ends in a sync flush: one zlib operation per message, not a write then a flush.
+          flush: constants.Z_SYNC_FLUSH,
+        });
       const chunks: Buffer[] = [];
       let length = 0;
       const onData = (chunk: Buffer): void => {
@@ -273,8 +279,7 @@ class DeflatePool {
       };
       deflate.on('data', onData);
       deflate.once('error', onError);
-      deflate.write(data);
-      deflate.flush(constants.Z_SYNC_FLUSH, () => {
+      deflate.write(data, () => {
         deflate.off('data', onData);
         deflate.off('error', onError);
         let out = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
@@ -407,9 +412,9 @@ export class PerMessageDeflate {
         done(this.frameResult(fin));
       };
       this.settleNow = settle;
-      inflate.write(data);
-      if (fin) inflate.write(SYNC_FLUSH_TAIL);
-      inflate.flush(constants.Z_SYNC_FLUSH, settle);
+      // One zlib operation per frame: the inflater sync-flushes every write, and the last
+      // frame goes with the tail appended.
+      inflate.write(fin ? Buffer.concat([data, SYNC_FLUSH_TAIL]) : data, settle);
     });
   }
 
@@ -435,8 +440,8 @@ export class PerMessageDeflate {
     const dictionary = this.dictionary;
     const inflate = createInflateRaw(
       dictionary !== undefined && dictionary.length > 0
-        ? { windowBits: this.inflateBits, dictionary }
-        : { windowBits: this.inflateBits },
+        ? { windowBits: this.inflateBits, dictionary, flush: constants.Z_SYNC_FLUSH }
+        : { windowBits: this.inflateBits, flush: constants.Z_SYNC_FLUSH },
     );
     inflate.on('data', (chunk: Buffer) => this.inflated(chunk));
     inflate.on('error', (error: Error) => {
