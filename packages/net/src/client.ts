@@ -6,8 +6,10 @@ import {
   DEFAULTS,
   HandshakeError,
   Inbox,
+  type PerMessageDeflateOptions,
   parseServerText,
   type RealtimeClient,
+  resolvePerMessageDeflate,
   SUBPROTOCOL,
   tlsClientOptions,
   webSocketClient,
@@ -15,6 +17,7 @@ import {
 import { Connection } from './connection.js';
 import { CLIENT_MAX_PAYLOAD } from './constants.js';
 import { checkServerResponse, HeadReader, parseResponseHead, upgradeRequest } from './handshake.js';
+import { clientOffer, PerMessageDeflate } from './permessage-deflate.js';
 
 /** A contract client: the RFC 6455 client handshake by hand (over node:tls for wss://), then masked frames. */
 export function connect(url: string, options: ConnectOptions = {}): Promise<RealtimeClient> {
@@ -29,6 +32,12 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
     return Promise.reject(new HandshakeError(`only ws:// and wss:// URLs are supported, got ${target.protocol}`));
   }
   const protocols = options.protocols ?? [SUBPROTOCOL];
+  let deflate: Required<PerMessageDeflateOptions> | false;
+  try {
+    deflate = resolvePerMessageDeflate(options.perMessageDeflate);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   const key = randomBytes(16).toString('base64');
   const host = target.hostname.replace(/^\[(.*)\]$/, '$1');
   const socket = secure
@@ -70,19 +79,25 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
         fail(`malformed response: ${response.reason}`);
         return;
       }
-      const verdict = checkServerResponse(response.value, key, protocols);
+      const verdict = checkServerResponse(response.value, key, protocols, deflate);
       if (!verdict.ok) {
         fail(verdict.reason, verdict.status);
         return;
       }
       settle();
-      resolve(open(socket, options.maxPayload ?? CLIENT_MAX_PAYLOAD, verdict.protocol, result.rest));
+      const maxPayload = options.maxPayload ?? CLIENT_MAX_PAYLOAD;
+      const compression =
+        deflate !== false && verdict.deflate !== undefined
+          ? new PerMessageDeflate(verdict.deflate, 'client', deflate, maxPayload)
+          : undefined;
+      resolve(open(socket, maxPayload, verdict.protocol, result.rest, compression));
     };
     const timer = setTimeout(() => fail('handshake timed out'), options.timeout ?? DEFAULTS.handshakeTimeout);
     // TLS: the request goes once the TLS handshake is done (the certificate checked).
     socket.once(secure ? 'secureConnect' : 'connect', () => {
       const path = `${target.pathname}${target.search}`;
-      socket.write(upgradeRequest({ host: target.host, path, key, protocols, origin: options.origin }));
+      const extensions = deflate === false ? undefined : clientOffer(deflate);
+      socket.write(upgradeRequest({ host: target.host, path, key, protocols, origin: options.origin, extensions }));
     });
     socket.on('error', onError);
     socket.on('close', onClose);
@@ -90,11 +105,18 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
   });
 }
 
-function open(socket: Socket, maxPayload: number, protocol: string, head: Buffer): RealtimeClient {
+function open(
+  socket: Socket,
+  maxPayload: number,
+  protocol: string,
+  head: Buffer,
+  deflate: PerMessageDeflate | undefined,
+): RealtimeClient {
   const inbox = new Inbox();
   const conn = new Connection(socket, {
     role: 'client',
     maxPayload,
+    deflate,
     listener: {
       text: (_, text) => inbox.push(parseServerText(text)),
       binary: (_, data) => inbox.push({ type: 'binary', data: new Uint8Array(data) }),

@@ -1,8 +1,9 @@
 import type { Socket } from 'node:net';
-import { CLOSE_LINGER, CloseCode, type CloseInfo, closeReasonFor } from '@socketlab/contract';
+import { CLOSE_LINGER, CloseCode, type CloseInfo, closeReasonFor, isValidWireCloseCode } from '@socketlab/contract';
 import { CLOSE_TIMEOUT, Opcode } from './constants.js';
+import type { PerMessageDeflate } from './permessage-deflate.js';
 import { type ProtocolError, Receiver, type ReceiverHandlers } from './receiver.js';
-import { Sender } from './sender.js';
+import { closePayload, encodeCompressedFrame, encodeFrame, Sender } from './sender.js';
 
 export type ConnectionState = 'open' | 'closing' | 'closed';
 
@@ -42,6 +43,21 @@ export interface ConnectionOptions {
    * 5.5.3 lets an endpoint skip pongs). Default: no limit.
    */
   pongBacklogLimit?: number;
+  /** permessage-deflate, when it was negotiated in the handshake. */
+  deflate?: PerMessageDeflate | undefined;
+}
+
+/**
+ * A frame waiting in a connection's outgoing queue: ready, or still being compressed. One
+ * object can sit in many queues: a broadcast compressed once for every recipient.
+ */
+export interface QueuedFrame {
+  frame: Buffer | undefined;
+  done: boolean;
+  /** What it counts towards the outbound limit while queued. */
+  bytes: number;
+  /** Connections to flush once it is done (a shared frame). */
+  waiters?: Connection[];
 }
 
 const NO_LISTENER: ConnectionListener = {};
@@ -91,6 +107,17 @@ export class Connection implements ReceiverHandlers {
   private resolveFinished: (() => void) | undefined;
   /** Messages and pings handled from the chunk being read (the socket is corked from the second on). */
   private repliesInChunk = 0;
+  private readonly deflate: PerMessageDeflate | undefined;
+  /**
+   * Frames behind a message being compressed: zlib is asynchronous, and nothing may overtake
+   * it. Only exists while something is being compressed.
+   */
+  private outQueue: QueuedFrame[] | undefined;
+  private queuedBytes = 0;
+  /** The socket is to be ended once the queue has gone out. */
+  private endWhenFlushed = false;
+  /** The socket was paused while the receiver waits for zlib. */
+  private pausedForInflate = false;
 
   constructor(
     readonly socket: Socket,
@@ -102,7 +129,8 @@ export class Connection implements ReceiverHandlers {
     this.closeLinger = options.closeLinger ?? CLOSE_LINGER;
     this.pongBacklogLimit = options.pongBacklogLimit ?? Number.POSITIVE_INFINITY;
     this.sender = new Sender(socket, !this.isServer);
-    this.receiver = new Receiver({ role: options.role, maxPayload: options.maxPayload }, this);
+    this.deflate = options.deflate;
+    this.receiver = new Receiver({ role: options.role, maxPayload: options.maxPayload, deflate: this.deflate }, this);
   }
 
   get state(): ConnectionState {
@@ -138,7 +166,12 @@ export class Connection implements ReceiverHandlers {
 
   /** Bytes written and not yet handed to the kernel: the room's outbound measure. */
   get bufferedAmount(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.queuedBytes;
+  }
+
+  /** The negotiated permessage-deflate, if any. */
+  get compression(): PerMessageDeflate | undefined {
+    return this.deflate;
   }
 
   /** Starts reading; `head` is what arrived after the handshake head (already frames). */
@@ -167,6 +200,35 @@ export class Connection implements ReceiverHandlers {
     } finally {
       if (this.repliesInChunk > 1) this.socket.uncork();
     }
+    if (this.receiver.waiting) this.pauseForInflate();
+  }
+
+  /** @internal ReceiverHandlers: the rest of the input after an inflate, guarded like `receive`. */
+  onResume(resume: () => void): void {
+    this.repliesInChunk = 0;
+    try {
+      resume();
+    } catch (error) {
+      this.listener.handlerError?.(this, error);
+      this.close(CloseCode.internalError, 'internal error');
+      this.terminate();
+    } finally {
+      if (this.repliesInChunk > 1) this.socket.uncork();
+    }
+    if (this.receiver.waiting) this.pauseForInflate();
+  }
+
+  /** @internal ReceiverHandlers */
+  onDrained(): void {
+    if (!this.pausedForInflate) return;
+    this.pausedForInflate = false;
+    this.socket.resume();
+  }
+
+  private pauseForInflate(): void {
+    if (this.pausedForInflate) return;
+    this.pausedForInflate = true;
+    this.socket.pause();
   }
 
   /**
@@ -196,7 +258,7 @@ export class Connection implements ReceiverHandlers {
     if (this.closeSent || this.socket.writableLength > this.pongBacklogLimit) return;
     // A pong is a reply too: many pings in one chunk leave in one writev, like many messages.
     this.beforeReply();
-    this.sender.send(Opcode.pong, data);
+    this.write(Opcode.pong, data);
   }
 
   /** @internal ReceiverHandlers */
@@ -230,24 +292,106 @@ export class Connection implements ReceiverHandlers {
   }
 
   sendText(text: string): void {
-    if (this.stateValue === 'open') this.sender.send(Opcode.text, text);
+    if (this.stateValue !== 'open') return;
+    const deflate = this.deflate;
+    // text.length is a lower bound of the UTF-8 length, 3 x text.length an upper one.
+    if (
+      deflate !== undefined &&
+      text.length * 3 >= deflate.threshold &&
+      (text.length >= deflate.threshold || Buffer.byteLength(text) >= deflate.threshold)
+    ) {
+      this.sendCompressed(Opcode.text, Buffer.from(text));
+      return;
+    }
+    this.write(Opcode.text, text);
   }
 
   sendBinary(data: Uint8Array): void {
-    if (this.stateValue === 'open') this.sender.send(Opcode.binary, data);
+    if (this.stateValue !== 'open') return;
+    if (this.deflate !== undefined && data.length >= this.deflate.threshold) {
+      this.sendCompressed(Opcode.binary, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      return;
+    }
+    this.write(Opcode.binary, data);
   }
 
   /** A frame already encoded for many connections (server only: server frames are unmasked). */
   sendFrame(frame: Buffer): void {
-    if (this.stateValue === 'open') this.sender.sendFrame(frame);
+    if (this.stateValue !== 'open') return;
+    if (this.outQueue !== undefined) this.enqueue({ frame, done: true, bytes: frame.length });
+    else this.sender.sendFrame(frame);
+  }
+
+  /**
+   * A frame being compressed once for many connections (a broadcast): it goes out in this
+   * connection's order once done. The caller calls `flushQueued` on every waiter then.
+   */
+  sendShared(shared: QueuedFrame): void {
+    if (this.stateValue !== 'open') return;
+    shared.waiters?.push(this);
+    this.enqueue(shared);
+  }
+
+  /** @internal Writes what is ready at the head of the outgoing queue. */
+  flushQueued(): void {
+    const queue = this.outQueue;
+    if (queue === undefined) return;
+    while (queue.length > 0) {
+      const head = queue[0]!;
+      if (!head.done) return;
+      queue.shift();
+      this.queuedBytes -= head.bytes;
+      if (head.frame !== undefined && this.socket.writable) this.sender.sendFrame(head.frame);
+    }
+    this.outQueue = undefined;
+    this.queuedBytes = 0;
+    if (this.endWhenFlushed) {
+      this.endWhenFlushed = false;
+      this.endAndLinger();
+    }
+  }
+
+  private enqueue(item: QueuedFrame): void {
+    if (this.outQueue === undefined) this.outQueue = [item];
+    else this.outQueue.push(item);
+    this.queuedBytes += item.bytes;
+  }
+
+  /** One message through zlib, in order with everything sent before and after it. */
+  private sendCompressed(opcode: number, data: Buffer): void {
+    const item: QueuedFrame = { frame: undefined, done: false, bytes: data.length };
+    this.enqueue(item);
+    const mask = !this.isServer;
+    this.deflate!.compress(data, (error, payload) => {
+      item.done = true;
+      // zlib does not fail on valid input; should it, the message still goes, uncompressed.
+      item.frame =
+        error === undefined ? encodeCompressedFrame(opcode, payload, mask) : encodeFrame(opcode, data, true, mask);
+      this.flushQueued();
+    });
+  }
+
+  /** A frame, straight to the sender unless compressed messages are still queued. */
+  private write(opcode: number, payload: string | Uint8Array): void {
+    if (this.outQueue === undefined) {
+      this.sender.send(opcode, payload);
+      return;
+    }
+    const frame = encodeFrame(opcode, payload, true, !this.isServer);
+    this.enqueue({ frame, done: true, bytes: frame.length });
   }
 
   ping(data: Uint8Array = EMPTY): void {
-    if (this.stateValue === 'open') this.sender.send(Opcode.ping, data);
+    if (this.stateValue === 'open') this.write(Opcode.ping, data);
   }
 
-  /** Starts the closing handshake (RFC 6455 7.1.2); the socket is destroyed if it stalls. */
+  /**
+   * Starts the closing handshake (RFC 6455 7.1.2); the socket is destroyed if it stalls.
+   * A code that may not go on the wire, or a reason over 123 bytes (or one without a code), is
+   * a RangeError here, before anything changes: the connection stays open.
+   */
   close(code?: number, reason?: string): void {
+    checkCloseArguments(code, reason);
     if (this.stateValue !== 'open') return;
     this.stateValue = 'closing';
     this.sendClose(code, reason);
@@ -256,13 +400,17 @@ export class Connection implements ReceiverHandlers {
 
   /** Ends the TCP connection now, without a handshake; what is corked is flushed first. */
   terminate(): void {
+    // Nothing more is delivered, not even the rest of the chunk being read.
+    this.receiver.stop();
+    this.outQueue = undefined;
+    this.queuedBytes = 0;
     while (this.socket.writableCorked > 0) this.socket.uncork();
     this.socket.destroy();
   }
 
   private sendClose(code: number | undefined, reason?: string): void {
     this.closeSent = true;
-    if (this.socket.writable) this.sender.close(code, reason);
+    if (this.socket.writable) this.write(Opcode.close, closePayload(code, reason));
   }
 
   private finish(code: number): void {
@@ -277,6 +425,12 @@ export class Connection implements ReceiverHandlers {
    * (its FIN closes the socket sooner), within the closing-handshake timeout in any case.
    */
   private endAndLinger(): void {
+    if (this.outQueue !== undefined) {
+      // The close frame is queued behind a compression: end once it is out.
+      this.endWhenFlushed = true;
+      this.armCloseTimer();
+      return;
+    }
     this.socket.end();
     this.socket.setTimeout(this.closeLinger, () => this.socket.destroy());
     this.armCloseTimer();
@@ -293,6 +447,10 @@ export class Connection implements ReceiverHandlers {
     if (this.stateValue === 'closed') return;
     clearTimeout(this.closeTimer);
     this.stateValue = 'closed';
+    this.receiver.stop();
+    this.outQueue = undefined;
+    this.queuedBytes = 0;
+    this.deflate?.release();
     const info = this.received ?? { code: CloseCode.abnormal, reason: '' };
     this.finish(info.code);
     this.closedInfo = info;
@@ -302,3 +460,19 @@ export class Connection implements ReceiverHandlers {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** RFC 6455 5.5.1 and 7.4: what `close(code, reason)` may put in a close frame. */
+function checkCloseArguments(code: number | undefined, reason: string | undefined): void {
+  if (code === undefined) {
+    if (reason) throw new RangeError('a close reason needs a close code');
+    return;
+  }
+  if (!Number.isInteger(code) || !isValidWireCloseCode(code)) {
+    throw new RangeError(`close code ${code} may not be sent (1000-1003, 1007-1014 or 3000-4999)`);
+  }
+  if (reason !== undefined && Buffer.byteLength(reason) > MAX_CLOSE_REASON) {
+    throw new RangeError(`a close reason must be at most ${MAX_CLOSE_REASON} bytes of UTF-8`);
+  }
+}
+
+const MAX_CLOSE_REASON = 123;

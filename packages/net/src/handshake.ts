@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { DEFAULTS, parseTokenList, type UpgradeRequest } from '@socketlab/contract';
+import { DEFAULTS, type PerMessageDeflateOptions, parseTokenList, type UpgradeRequest } from '@socketlab/contract';
 import { WEBSOCKET_GUID } from './constants.js';
+import { checkAnswer, type DeflateParams } from './permessage-deflate.js';
 
 /*
  * The opening handshake (RFC 6455 section 4) on raw bytes. The head is read incrementally
@@ -110,14 +111,15 @@ export function acceptKeyFor(key: string): string {
     .digest('base64');
 }
 
-/** The server's 101 answer to an accepted upgrade. */
-export function switchingProtocols(key: string, protocol: string | undefined): string {
+/** The server's 101 answer to an accepted upgrade; `extensions` is the accepted Sec-WebSocket-Extensions. */
+export function switchingProtocols(key: string, protocol: string | undefined, extensions?: string): string {
   return (
     'HTTP/1.1 101 Switching Protocols\r\n' +
     'Upgrade: websocket\r\n' +
     'Connection: Upgrade\r\n' +
     `Sec-WebSocket-Accept: ${acceptKeyFor(key)}\r\n` +
     (protocol ? `Sec-WebSocket-Protocol: ${protocol}\r\n` : '') +
+    (extensions ? `Sec-WebSocket-Extensions: ${extensions}\r\n` : '') +
     '\r\n'
   );
 }
@@ -128,6 +130,8 @@ export interface ClientRequestSpec {
   key: string;
   protocols: readonly string[];
   origin?: string | undefined;
+  /** Sec-WebSocket-Extensions to offer. */
+  extensions?: string | undefined;
 }
 
 /** The client's upgrade request (RFC 6455 4.1). */
@@ -142,22 +146,25 @@ export function upgradeRequest(spec: ClientRequestSpec): string {
   ];
   if (spec.protocols.length > 0) lines.push(`Sec-WebSocket-Protocol: ${spec.protocols.join(', ')}`);
   if (spec.origin !== undefined) lines.push(`Origin: ${spec.origin}`);
+  if (spec.extensions !== undefined) lines.push(`Sec-WebSocket-Extensions: ${spec.extensions}`);
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
 export type ResponseVerdict =
-  | { ok: true; protocol: string }
+  | { ok: true; protocol: string; deflate?: DeflateParams | undefined }
   | { ok: false; reason: string; status?: number | undefined };
 
 /**
  * RFC 6455 4.1, the client's checks of the server's answer: 101, Upgrade and Connection,
  * the accept key for the key it sent, a subprotocol it offered (and one if it offered
- * any), and no extension it did not ask for.
+ * any), and no extension it did not ask for: permessage-deflate only when it was offered
+ * (`deflate`, as offered), with parameters that answer the offer (RFC 7692 7.1).
  */
 export function checkServerResponse(
   response: ParsedResponse,
   key: string,
   offered: readonly string[],
+  deflate: Required<PerMessageDeflateOptions> | false = false,
 ): ResponseVerdict {
   const header = (name: string): string | undefined => {
     const value = response.headers[name];
@@ -181,8 +188,10 @@ export function checkServerResponse(
   } else if (!offered.includes(selected)) {
     return { ok: false, reason: `the server selected a subprotocol not offered: ${selected}` };
   }
-  if (header('sec-websocket-extensions') !== undefined) {
-    return { ok: false, reason: 'the server selected an extension not offered' };
-  }
-  return { ok: true, protocol: selected ?? '' };
+  const extensions = header('sec-websocket-extensions');
+  if (extensions === undefined) return { ok: true, protocol: selected ?? '' };
+  if (deflate === false) return { ok: false, reason: 'the server selected an extension not offered' };
+  const answer = checkAnswer(extensions, deflate);
+  if (!answer.ok) return answer;
+  return { ok: true, protocol: selected ?? '', deflate: answer.params };
 }

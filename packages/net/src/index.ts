@@ -3,19 +3,41 @@ import { connect } from './client.js';
 import { createServer } from './server.js';
 
 export { connect } from './client.js';
-export { Connection, type ConnectionListener, type ConnectionOptions, type ConnectionState } from './connection.js';
+export {
+  Connection,
+  type ConnectionListener,
+  type ConnectionOptions,
+  type ConnectionState,
+  type QueuedFrame,
+} from './connection.js';
 export { Opcode, WEBSOCKET_GUID } from './constants.js';
+export { type ExtensionOffer, formatExtension, type ParsedExtensions, parseExtensions } from './extension.js';
 export {
   acceptKeyFor,
   checkServerResponse,
   HeadReader,
   parseRequestHead,
   parseResponseHead,
+  switchingProtocols,
   upgradeRequest,
 } from './handshake.js';
 export { applyMask, type MaskKey, maskKeyOf } from './mask.js';
-export { type ProtocolError, Receiver, type ReceiverHandlers, type ReceiverOptions } from './receiver.js';
-export { closePayload, encodeFrame, Sender } from './sender.js';
+export {
+  type Acceptance,
+  acceptOffer,
+  checkAnswer,
+  clientOffer,
+  type DeflateParams,
+  PerMessageDeflate,
+} from './permessage-deflate.js';
+export {
+  defaultMaxFragments,
+  type ProtocolError,
+  Receiver,
+  type ReceiverHandlers,
+  type ReceiverOptions,
+} from './receiver.js';
+export { closePayload, encodeCompressedFrame, encodeFrame, RSV1, Sender } from './sender.js';
 export { createServer } from './server.js';
 export { Utf8Validator, utf8Step } from './validation.js';
 

@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { CloseCode, isValidWireCloseCode } from '@socketlab/contract';
 import { MAX_CONTROL_PAYLOAD, MAX_HEADER_SIZE, Opcode } from './constants.js';
 import { copyMasked, type MaskKey, mask } from './mask.js';
+import type { InflateResult, PerMessageDeflate } from './permessage-deflate.js';
 import { Utf8Validator } from './validation.js';
 
 /**
@@ -20,6 +21,8 @@ const violation = {
   protocol: (reason: string): ProtocolError => ({ code: CloseCode.protocolError, reason }),
   /** 1007: text that is not UTF-8. */
   invalidUtf8: (reason: string): ProtocolError => ({ code: CloseCode.invalidPayload, reason }),
+  /** 1007: a compressed message that does not inflate. */
+  badCompression: (reason: string): ProtocolError => ({ code: CloseCode.invalidPayload, reason }),
   /** 1009: a message over the configured limit, refused before it is buffered. */
   tooBig: (reason: string): ProtocolError => ({ code: CloseCode.messageTooBig, reason }),
 };
@@ -40,6 +43,13 @@ export interface ReceiverHandlers {
   onClose(code: number, reason: string): void;
   /** A protocol violation; nothing follows. */
   onError(error: ProtocolError): void;
+  /**
+   * Runs `resume`, the rest of the input after an asynchronous inflate: the owner wraps it as
+   * it wraps `push` (a handler that throws). Without it, `resume` is called directly.
+   */
+  onResume?(resume: () => void): void;
+  /** The receiver has caught up after an inflate: the owner may read from the socket again. */
+  onDrained?(): void;
 }
 
 export interface ReceiverOptions {
@@ -47,11 +57,29 @@ export interface ReceiverOptions {
   role: 'server' | 'client';
   /** Largest message, summed over its fragments. */
   maxPayload: number;
+  /**
+   * Most frames one fragmented message may take (default `defaultMaxFragments(maxPayload)`):
+   * without a bound, empty continuations keep a message open forever under any size limit.
+   */
+  maxFragments?: number;
+  /** Set when permessage-deflate was negotiated: RSV1 marks a compressed message. */
+  deflate?: PerMessageDeflate | undefined;
+}
+
+/**
+ * One frame per 64 bytes of the limit, and at least 1,024: Autobahn 9.3/9.4 send 4 MiB in
+ * 64-byte fragments (65,537 frames), which a 4 MiB limit then takes; a peer that sends empty
+ * continuations is cut off after as many frames as 64-byte ones would fill the limit with.
+ */
+export function defaultMaxFragments(maxPayload: number): number {
+  return Math.max(1024, Math.ceil(maxPayload / 64) + 1);
 }
 
 const READING_HEAD = 0;
 const READING_PAYLOAD = 1;
-const DONE = 2;
+/** Waiting for zlib: input is queued (and the owner pauses the socket). */
+const INFLATING = 2;
+const DONE = 3;
 
 /** Header size implied by the second byte: base, extended length, mask key. */
 function headSizeFor(secondByte: number): number {
@@ -70,6 +98,12 @@ export class Receiver {
   private state = READING_HEAD;
   private readonly requireMask: boolean;
   private readonly maxPayload: number;
+  private readonly maxFragments: number;
+  private readonly deflate: PerMessageDeflate | undefined;
+  /** Largest compressed message: the limit itself applies to the inflated bytes; DEFLATE can grow incompressible input a little. */
+  private readonly maxCompressed: number;
+  /** Input that arrived, or was left, while inflating. */
+  private queued: Buffer[] = [];
 
   /** Header bytes gathered across chunk boundaries: the rare, slow path, allocated when first needed. */
   private headBytes: Buffer | undefined;
@@ -88,6 +122,10 @@ export class Receiver {
   // The message being assembled: its first frame's opcode, 0 when none is open.
   private messageOpcode = 0;
   private messageLength = 0;
+  /** Frames of the open message so far. */
+  private messageFrames = 0;
+  /** The open message came with RSV1: its frames are inflated. */
+  private compressed = false;
   /**
    * The fragments so far: big ones as they are (joined once, at the end), small ones copied
    * together into shared scratch buffers. A view per fragment would let a peer that sends a
@@ -106,6 +144,19 @@ export class Receiver {
   ) {
     this.requireMask = options.role === 'server';
     this.maxPayload = options.maxPayload;
+    this.maxFragments = options.maxFragments ?? defaultMaxFragments(options.maxPayload);
+    this.deflate = options.deflate;
+    this.maxCompressed = options.maxPayload + 1024 + Math.ceil(options.maxPayload / 1024);
+  }
+
+  /** True while a compressed frame is being inflated: input is queued until it is done. */
+  get waiting(): boolean {
+    return this.state === INFLATING;
+  }
+
+  /** Stops for good: nothing more is parsed or reported (the connection was terminated). */
+  stop(): void {
+    this.finish();
   }
 
   /** True once a close frame or a violation ended the stream: further input is ignored. */
@@ -114,9 +165,17 @@ export class Receiver {
   }
 
   push(chunk: Buffer): void {
+    if (this.state >= INFLATING) {
+      if (this.state === INFLATING) this.queued.push(chunk);
+      return;
+    }
+    this.consume(chunk);
+  }
+
+  private consume(chunk: Buffer): void {
     const end = chunk.length;
     let offset = 0;
-    while (offset < end && this.state !== DONE) {
+    while (offset < end && this.state <= READING_PAYLOAD) {
       if (this.state === READING_PAYLOAD) {
         offset = this.readPayload(chunk, offset, end);
         continue;
@@ -137,6 +196,7 @@ export class Receiver {
       }
       offset = this.gatherHead(chunk, offset, end);
     }
+    if (this.state === INFLATING && offset < end) this.queued.unshift(chunk.subarray(offset));
   }
 
   /**
@@ -195,7 +255,12 @@ export class Receiver {
     let length = b1 & 0x7f;
     let p = at + 2;
 
-    if (b0 & 0x70) {
+    if (b0 & 0x30) {
+      this.fail(violation.protocol('reserved bits set without an extension'));
+      return;
+    }
+    const rsv1 = (b0 & 0x40) !== 0;
+    if (rsv1 && this.deflate === undefined) {
       this.fail(violation.protocol('reserved bits set without an extension'));
       return;
     }
@@ -212,9 +277,18 @@ export class Receiver {
         this.fail(violation.protocol('control frame over 125 bytes'));
         return;
       }
+      if (rsv1) {
+        this.fail(violation.protocol('RSV1 on a control frame'));
+        return;
+      }
     } else if (opcode === Opcode.continuation) {
       if (this.messageOpcode === 0) {
         this.fail(violation.protocol('continuation frame with nothing to continue'));
+        return;
+      }
+      // RFC 7692 6.1: only the first frame of a compressed message carries RSV1.
+      if (rsv1) {
+        this.fail(violation.protocol('RSV1 on a continuation frame'));
         return;
       }
     } else if (opcode === Opcode.text || opcode === Opcode.binary) {
@@ -222,6 +296,7 @@ export class Receiver {
         this.fail(violation.protocol('new data frame inside a fragmented message'));
         return;
       }
+      this.compressed = rsv1;
     } else {
       this.fail(violation.protocol(`reserved data opcode ${opcode}`));
       return;
@@ -236,6 +311,11 @@ export class Receiver {
       p += 2;
     } else if (length === 127) {
       const high = buf.readUInt32BE(p);
+      // RFC 6455 5.2: the most significant bit of a 64-bit length must be 0.
+      if (high >= 0x8000_0000) {
+        this.fail(violation.protocol('64-bit frame length with its most significant bit set'));
+        return;
+      }
       // Above 2^53 - 1 the length is not even representable; it is over any limit anyway.
       if (high > 0x1fffff) {
         this.fail(violation.tooBig('frame length over 2^53 - 1'));
@@ -246,8 +326,12 @@ export class Receiver {
     }
     if (opcode < 0x8) {
       // Refused on the header, before a byte of the payload is buffered.
-      if (this.messageLength + length > this.maxPayload) {
+      if (this.messageLength + length > (this.compressed ? this.maxCompressed : this.maxPayload)) {
         this.fail(violation.tooBig('message too big'));
+        return;
+      }
+      if (++this.messageFrames > this.maxFragments) {
+        this.fail(violation.tooBig('message in too many fragments'));
         return;
       }
       this.messageLength += length;
@@ -266,8 +350,10 @@ export class Receiver {
   private readPayload(chunk: Buffer, offset: number, end: number): number {
     const remaining = this.payloadLength - this.received;
     const available = end - offset;
+    // Compressed text is checked once inflated.
     const text =
-      this.opcode === Opcode.text || (this.opcode === Opcode.continuation && this.messageOpcode === Opcode.text);
+      !this.compressed &&
+      (this.opcode === Opcode.text || (this.opcode === Opcode.continuation && this.messageOpcode === Opcode.text));
     if (this.received === 0 && available >= remaining) {
       // Fast path: the whole payload is here. Unmask in place; no allocation, no copy.
       const stop = offset + remaining;
@@ -282,6 +368,7 @@ export class Receiver {
         this.state = READING_HEAD;
         this.messageOpcode = 0;
         this.messageLength = 0;
+        this.messageFrames = 0;
         this.handlers.onText(decoded);
         return stop;
       }
@@ -333,7 +420,8 @@ export class Receiver {
 
   /** Bytes held for the frame and the message in progress (what a peer can make this buffer). */
   get bufferedBytes(): number {
-    let total = (this.payload?.length ?? 0) + (this.scratch?.length ?? 0);
+    let total = (this.payload?.length ?? 0) + (this.scratch?.length ?? 0) + (this.deflate?.bufferedBytes ?? 0);
+    for (const chunk of this.queued) total += chunk.length;
     for (const fragment of this.fragments) total += fragment.length;
     return total;
   }
@@ -351,6 +439,10 @@ export class Receiver {
         this.handlers.onPong(data);
         return;
     }
+    if (this.compressed) {
+      this.inflateFrame(data);
+      return;
+    }
     let message = data;
     if (!this.fin || this.fragments.length > 0 || this.scratch !== undefined) {
       this.append(data);
@@ -362,6 +454,7 @@ export class Receiver {
     const isBinary = this.messageOpcode === Opcode.binary;
     this.messageOpcode = 0;
     this.messageLength = 0;
+    this.messageFrames = 0;
     if (isBinary) {
       this.handlers.onBinary(message);
       return;
@@ -374,6 +467,53 @@ export class Receiver {
     }
     utf8?.reset();
     this.handlers.onText(message.toString('utf8'));
+  }
+
+  /** Hands one frame of a compressed message to zlib; reading resumes when it is done. */
+  private inflateFrame(data: Buffer): void {
+    const fin = this.fin;
+    this.state = INFLATING;
+    this.deflate!.decompress(data, fin, (result) => {
+      if (this.handlers.onResume) this.handlers.onResume(() => this.afterInflate(result));
+      else this.afterInflate(result);
+    });
+  }
+
+  private afterInflate(result: InflateResult): void {
+    // Stopped meanwhile (the connection was terminated).
+    if (this.state !== INFLATING) return;
+    this.state = READING_HEAD;
+    switch (result.kind) {
+      case 'tooBig':
+        this.fail(violation.tooBig('message too big'));
+        return;
+      case 'error':
+        this.fail(violation.badCompression(result.reason));
+        return;
+      case 'message':
+        this.deliverInflated(result.data);
+        break;
+    }
+    while (this.state <= READING_PAYLOAD && this.queued.length > 0) this.consume(this.queued.shift()!);
+    if (this.state !== INFLATING) this.handlers.onDrained?.();
+  }
+
+  private deliverInflated(message: Buffer): void {
+    const isBinary = this.messageOpcode === Opcode.binary;
+    this.messageOpcode = 0;
+    this.messageLength = 0;
+    this.messageFrames = 0;
+    this.compressed = false;
+    if (isBinary) {
+      this.handlers.onBinary(message);
+      return;
+    }
+    const text = decodeText(message, 0, message.length);
+    if (text === undefined) {
+      this.fail(violation.invalidUtf8('invalid UTF-8 in a text message'));
+      return;
+    }
+    this.handlers.onText(text);
   }
 
   /** RFC 6455 5.5.1 and 7.4: no code, or a valid code and a UTF-8 reason. */
@@ -430,6 +570,7 @@ export class Receiver {
 
   private finish(): void {
     this.state = DONE;
+    this.queued = [];
     this.payload = undefined;
     this.fragments = [];
     this.scratch = undefined;

@@ -5,7 +5,7 @@ import { copyMasked, type MaskKey, mask as maskBytes } from './mask.js';
 
 /*
  * RFC 6455 section 5.2 framing: the smallest header that fits (7, 16 or 64-bit length),
- * FIN set unless fragmenting, no RSV bits (no extension is ever negotiated), and a fresh
+ * FIN set unless fragmenting, RSV1 only on a compressed message (permessage-deflate), and a fresh
  * mask key on every client frame.
  */
 
@@ -105,6 +105,16 @@ function encodeFrameOfLength(
 
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** RFC 7692 6: RSV1 on the first frame of a compressed message. */
+export const RSV1 = 0x40;
+
+/** A whole compressed message as one frame: RSV1 set (the payload is already DEFLATE, tail removed). */
+export function encodeCompressedFrame(opcode: number, payload: Uint8Array, mask = false): Buffer {
+  const frame = encodeFrameOfLength(opcode, payload, payload.length, true, mask);
+  frame[0] = (frame[0] as number) | RSV1;
+  return frame;
 }
 
 /** A close frame's payload (RFC 6455 5.5.1): the code, then a UTF-8 reason of at most 123 bytes. */

@@ -18,18 +18,58 @@ import {
   servedPath,
   shutdownWebSocketServer,
 } from '@socketlab/contract';
-import { Connection, type ConnectionListener } from './connection.js';
+import { Connection, type ConnectionListener, type QueuedFrame } from './connection.js';
 import { Opcode } from './constants.js';
 import { HeadReader, parseRequestHead, switchingProtocols } from './handshake.js';
-import { encodeFrame } from './sender.js';
+import { type Acceptance, acceptOffer, PerMessageDeflate } from './permessage-deflate.js';
+import { encodeCompressedFrame, encodeFrame } from './sender.js';
 
-/** Room transport over hand-made connections; a fan-out frames its message once. */
+/**
+ * A fan-out frames its message once, and compresses it once: every recipient that negotiated
+ * permessage-deflate with the same compressor parameters shares one compressed frame (this
+ * server never uses context takeover for what it sends, so a compressed message does not
+ * depend on what each connection was sent before), and the others share the plain frame.
+ */
+function broadcast(conns: Iterable<Connection>, text: string): void {
+  let plain: Buffer | undefined;
+  let bytes: Buffer | undefined;
+  let shared: Map<unknown, QueuedFrame> | undefined;
+  for (const conn of conns) {
+    const deflate = conn.compression;
+    if (deflate !== undefined) {
+      bytes ??= Buffer.from(text);
+      if (bytes.length >= deflate.threshold) {
+        shared ??= new Map();
+        let frame = shared.get(deflate.deflateKey);
+        if (frame === undefined) {
+          frame = compressOnce(deflate, bytes);
+          shared.set(deflate.deflateKey, frame);
+        }
+        conn.sendShared(frame);
+        continue;
+      }
+    }
+    plain ??= encodeFrame(Opcode.text, text);
+    conn.sendFrame(plain);
+  }
+}
+
+function compressOnce(deflate: PerMessageDeflate, bytes: Buffer): QueuedFrame {
+  const shared: QueuedFrame = { frame: undefined, done: false, bytes: bytes.length, waiters: [] };
+  deflate.compress(bytes, (error, payload) => {
+    shared.frame = error === undefined ? encodeCompressedFrame(Opcode.text, payload) : encodeFrame(Opcode.text, bytes);
+    shared.done = true;
+    const waiters = shared.waiters ?? [];
+    shared.waiters = undefined;
+    for (const conn of waiters) conn.flushQueued();
+  });
+  return shared;
+}
+
+/** Room transport over hand-made connections. */
 const transport: RoomTransport<Connection> = {
   send: (conn, message) => conn.sendText(encodeServerText(message)),
-  sendToMany: (conns, message) => {
-    const frame = encodeFrame(Opcode.text, encodeServerText(message));
-    for (const conn of conns) conn.sendFrame(frame);
-  },
+  sendToMany: (conns, message) => broadcast(conns, encodeServerText(message)),
   sendBinary: (conn, data) => conn.sendBinary(data),
   bufferedAmount: (conn) => conn.bufferedAmount,
   dropSlowConsumer: (conn) => {
@@ -85,15 +125,26 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     },
   };
 
-  const upgrade = (socket: Socket, key: string, protocol: string | undefined, rest: Buffer): void => {
+  const deflateConfig = opts.perMessageDeflate;
+  const upgrade = (
+    socket: Socket,
+    key: string,
+    protocol: string | undefined,
+    rest: Buffer,
+    accepted: Acceptance | undefined,
+  ): void => {
     // The 101 and the welcome leave together.
     socket.cork();
-    socket.write(switchingProtocols(key, protocol));
+    socket.write(switchingProtocols(key, protocol, accepted?.response));
     const conn = new Connection(socket, {
       role: 'server',
       maxPayload: opts.maxPayload,
       pongBacklogLimit: opts.outboundLimit,
       listener,
+      deflate:
+        accepted !== undefined && deflateConfig !== false
+          ? new PerMessageDeflate(accepted.params, 'server', deflateConfig, opts.maxPayload)
+          : undefined,
     });
     connections.add(conn);
     room.add(conn);
@@ -150,7 +201,12 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
         refuse(socket, verdict.status, verdict.reason, verdict.headers);
         return;
       }
-      upgrade(socket, verdict.key, verdict.protocol, result.rest);
+      const offers = request.value.headers['sec-websocket-extensions'];
+      const accepted =
+        deflateConfig === false
+          ? undefined
+          : acceptOffer(Array.isArray(offers) ? offers.join(', ') : offers, deflateConfig);
+      upgrade(socket, verdict.key, verdict.protocol, result.rest, accepted);
     };
     socket.on('data', onData);
     // Errors are followed by 'close'; a reset during the handshake must not crash anything.

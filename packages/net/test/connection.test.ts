@@ -232,6 +232,60 @@ describe('connection: closing handshake', () => {
   });
 });
 
+describe('connection: misuse by its owner', () => {
+  const cleanup: (() => void)[] = [];
+  afterEach(() => {
+    for (const fn of cleanup.splice(0)) fn();
+  });
+  const pair = async () => {
+    const made = await socketPair();
+    cleanup.push(() => {
+      made.far.destroy();
+      made.near.destroy();
+      made.server.close();
+    });
+    return made;
+  };
+
+  it('refuses a close reason over 123 bytes and an unsendable code at the call, and stays open', async () => {
+    const { near, far } = await pair();
+    const conn = new Connection(near, { role: 'server', maxPayload: 1024 });
+    conn.start(Buffer.alloc(0));
+    const frames = framesOn(far, 'client');
+    expect(() => conn.close(1000, 'é'.repeat(62))).toThrow(RangeError);
+    for (const code of [1005, 999, 1006, 1015, 5000, 1000.5]) expect(() => conn.close(code)).toThrow(RangeError);
+    expect(() => conn.close(undefined, 'a reason without a code')).toThrow(RangeError);
+    expect(conn.state).toBe('open');
+    // Still fully usable: a message, then a valid close at the 123-byte limit.
+    conn.sendText('still open');
+    expect((await frames.next(Opcode.text)).data.toString()).toBe('still open');
+    conn.close(4000, 'r'.repeat(123));
+    expect((await frames.next(Opcode.close)).code).toBe(4000);
+    expect(conn.state).toBe('closing');
+  });
+
+  it('delivers nothing after terminate() inside a handler, not even the rest of the chunk', async () => {
+    const { near, far } = await pair();
+    const texts: string[] = [];
+    const conn = new Connection(near, {
+      role: 'server',
+      maxPayload: 1024,
+      listener: {
+        text: (c, text) => {
+          texts.push(text);
+          if (text === 'stop') c.terminate();
+        },
+      },
+    });
+    conn.start(Buffer.alloc(0));
+    far.write(
+      Buffer.concat(['one', 'stop', 'after', 'more'].map((text) => encodeFrame(Opcode.text, text, true, true))),
+    );
+    await within(conn.closed, 5_000, 'the terminated connection to close');
+    expect(texts).toStrictEqual(['one', 'stop']);
+  });
+});
+
 describe('connection: abnormal loss', () => {
   it('reports 1006 when the peer vanishes without a close frame, after the messages that did arrive', async () => {
     const { near, far, server } = await socketPair();

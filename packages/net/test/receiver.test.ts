@@ -2,7 +2,7 @@ import { closePayload, encodeFrame as probeFrame } from '@socketlab/conformance'
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Opcode } from '../src/constants.js';
-import { Receiver } from '../src/receiver.js';
+import { defaultMaxFragments, Receiver } from '../src/receiver.js';
 import { encodeFrame } from '../src/sender.js';
 
 type Event =
@@ -139,6 +139,11 @@ describe('receiver: violations become exactly one close code', () => {
         frame({ opcode: Opcode.continuation, payload: Buffer.from([0x9c]) }),
       ],
     ],
+    [
+      'a 64-bit length with its most significant bit set',
+      1002,
+      [Buffer.from([0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4])],
+    ],
     ['a 64-bit length over 2^53', 1009, [Buffer.from([0x82, 0xff, 0x00, 0x20, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4])]],
   ];
   it.each(cases)('%s: %i', (_name, code, frames, role = 'server') => {
@@ -190,6 +195,24 @@ describe('receiver: violations become exactly one close code', () => {
     }
     receiver.push(Buffer.from(bytes.subarray(sent)));
     expect(events).toStrictEqual([`message ${1 << 20}`]);
+  });
+
+  it('closes 1009 on a message kept open by empty continuations, past the fragment bound', () => {
+    const open = frame({ opcode: Opcode.text, payload: 'a', fin: false });
+    const empty = frame({ opcode: Opcode.continuation, payload: '', fin: false });
+    // 200,000 empty continuations: no size limit is ever reached.
+    const { events } = receive([open, Buffer.concat(Array.from({ length: 200_000 }, () => empty))], 'server');
+    expect(events).toStrictEqual([{ kind: 'error', code: 1009 }]);
+    expect(defaultMaxFragments(1 << 20)).toBe(16_385);
+  });
+
+  it('takes a 4 MiB message in 65,537 frames under a 4 MiB limit (Autobahn 9.3.1 / 9.4.1)', () => {
+    const piece = Buffer.alloc(64, 0x61);
+    const frames = [frame({ opcode: Opcode.text, payload: piece, fin: false })];
+    for (let i = 1; i < 65_536; i++) frames.push(frame({ opcode: Opcode.continuation, payload: piece, fin: false }));
+    frames.push(frame({ opcode: Opcode.continuation, payload: '' }));
+    const { events } = receive([Buffer.concat(frames)], 'server', 4 << 20);
+    expect(events).toStrictEqual([{ kind: 'message', data: 'a'.repeat(4 << 20), binary: false }]);
   });
 
   it('counts the fragments of a message toward the limit', () => {
