@@ -18,3 +18,4 @@ export * from './serve.js';
 export * from './shutdown.js';
 export * from './waits.js';
 export * from './websocket-client.js';
+export * from './ws-deflate.js';

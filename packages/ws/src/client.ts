@@ -8,13 +8,14 @@ import {
   type RealtimeClient,
   SUBPROTOCOL,
   webSocketClient,
+  wsLibraryDeflate,
 } from '@socketlab/contract';
 import { WebSocket } from 'ws';
 
 /** A contract client on the ws library. */
 export function connect(url: string, options: ConnectOptions = {}): Promise<RealtimeClient> {
   const ws = new WebSocket(url, [...(options.protocols ?? [SUBPROTOCOL])], {
-    perMessageDeflate: false,
+    perMessageDeflate: wsLibraryDeflate(options.perMessageDeflate),
     handshakeTimeout: options.timeout ?? DEFAULTS.handshakeTimeout,
     ...(options.origin === undefined ? {} : { origin: options.origin }),
     ...(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload }),

@@ -15,6 +15,7 @@ import {
   SUBPROTOCOL,
   serve,
   shutdownWebSocketServer,
+  wsLibraryDeflate,
 } from '@socketlab/contract';
 import { WebSocket, WebSocketServer } from 'ws';
 
@@ -63,7 +64,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   const wss = new WebSocketServer({
     noServer: true,
     clientTracking: false,
-    perMessageDeflate: false,
+    // maxPayload bounds the inflated message too: ws counts inflated bytes as they come out.
+    perMessageDeflate: wsLibraryDeflate(opts.perMessageDeflate),
     maxPayload: opts.maxPayload,
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
