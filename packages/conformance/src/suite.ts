@@ -2,10 +2,12 @@ import type { Adapter, ConnectOptions } from '@socketlab/contract';
 import { describe } from 'vitest';
 import type { GroupContext } from './group.js';
 import { useHarness } from './harness.js';
+import { compressedMessages } from './sections/compression.js';
 import { originAllowlist, subprotocol } from './sections/handshake.js';
 import { heartbeat, maxMessageSize, serverErrors, shutdown, slowConsumer } from './sections/limits.js';
 import { badRequests, binaryMessages, broadcast, concurrency, echo, ordering, presence } from './sections/messages.js';
 import { busDelivery } from './sections/scale-out.js';
+import { compressionDeclinedOnTheWire, compressionOnTheWire } from './wire/compression.js';
 import { framesOnTheWire } from './wire/frames.js';
 import { handshakeOnTheWire } from './wire/handshake.js';
 
@@ -45,6 +47,7 @@ export function describeConformance(adapter: Adapter, options: ConformanceOption
     // Section 3: handshake and security.
     originAllowlist(context);
     if (caps.websocketProtocol) subprotocol(context);
+    compressedMessages(context);
     // Section 4: limits and failure.
     maxMessageSize(context);
     slowConsumer(context);
@@ -56,5 +59,7 @@ export function describeConformance(adapter: Adapter, options: ConformanceOption
     // Sections 3 and 4 as raw bytes, independent of any client.
     if (onTheWire) handshakeOnTheWire(context);
     if (onTheWire) framesOnTheWire(context);
+    if (onTheWire && caps.compression) compressionOnTheWire(context);
+    if (onTheWire && !caps.compression) compressionDeclinedOnTheWire(context);
   });
 }

@@ -4,6 +4,7 @@ export * from './catalog.js';
 export * from './close-codes.js';
 export * from './codec.js';
 export * from './decode.js';
+export * from './extensions.js';
 export * from './handshake.js';
 export * from './heartbeat.js';
 export * from './http-guard.js';

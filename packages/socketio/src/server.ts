@@ -12,6 +12,7 @@ import {
   guardHttpServer,
   httpRefusal,
   isOriginAllowed,
+  keepAcceptableDeflateOffers,
   type RealtimeServer,
   type ResolvedServerOptions,
   Room,
@@ -325,6 +326,8 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
         return;
       }
       lingerAfterEnd(socket as NetSocket, upgraded);
+      // engine.io's ws refuses with 400 an offer it cannot accept; the contract upgrades uncompressed.
+      keepAcceptableDeflateOffers(request.headers, opts.perMessageDeflate);
       engine.handleUpgrade(request, socket, head);
     },
   );

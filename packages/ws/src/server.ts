@@ -7,6 +7,7 @@ import {
   DEFAULTS,
   encodeServerText,
   guardHttpServer,
+  keepAcceptableDeflateOffers,
   type RealtimeServer,
   Room,
   type RoomTransport,
@@ -19,24 +20,35 @@ import {
 } from '@socketlab/contract';
 import { WebSocket, WebSocketServer } from 'ws';
 
-/** Room transport over ws: encode once per fan-out, let ws frame. */
-const transport: RoomTransport<WebSocket> = {
-  send: (ws, message) => ws.send(encodeServerText(message)),
-  sendToMany: (sockets, message) => {
-    const data = Buffer.from(encodeServerText(message));
-    for (const ws of sockets) ws.send(data, { binary: false });
-  },
-  sendBinary: (ws, data) => ws.send(data, { binary: true }),
-  bufferedAmount: (ws) => ws.bufferedAmount,
-  dropSlowConsumer: (ws) => {
-    ws.close(CloseCode.policyViolation, CloseReason.slowConsumer);
-    ws.terminate();
-  },
-  heartbeat: {
-    ping: (ws) => ws.ping(),
-    terminate: (ws) => ws.terminate(),
-  },
-};
+/**
+ * Room transport over ws: encode once per fan-out, let ws frame. ws applies its own compression
+ * threshold only without context takeover (with it, it compresses every message), so the
+ * contract's threshold is applied here, per message.
+ */
+function transportFor(threshold: number): RoomTransport<WebSocket> {
+  const compress = (bytes: number) => bytes >= threshold;
+  return {
+    send: (ws, message) => {
+      const text = encodeServerText(message);
+      ws.send(text, { compress: compress(Buffer.byteLength(text)) });
+    },
+    sendToMany: (sockets, message) => {
+      const data = Buffer.from(encodeServerText(message));
+      const options = { binary: false, compress: compress(data.length) };
+      for (const ws of sockets) ws.send(data, options);
+    },
+    sendBinary: (ws, data) => ws.send(data, { binary: true, compress: compress(data.byteLength) }),
+    bufferedAmount: (ws) => ws.bufferedAmount,
+    dropSlowConsumer: (ws) => {
+      ws.close(CloseCode.policyViolation, CloseReason.slowConsumer);
+      ws.terminate();
+    },
+    heartbeat: {
+      ping: (ws) => ws.ping(),
+      terminate: (ws) => ws.terminate(),
+    },
+  };
+}
 
 /**
  * Calls `finished` when ws ends its side of TCP: after the closing handshake is complete (both
@@ -58,7 +70,7 @@ function onServerEnded(socket: Socket, finished: () => void): void {
 export async function createServer(options: ServerOptions = {}): Promise<RealtimeServer> {
   const opts = resolveServerOptions(options);
   const { logger } = opts;
-  const room = new Room(transport, opts);
+  const room = new Room(transportFor(opts.perMessageDeflate ? opts.perMessageDeflate.threshold : 0), opts);
   const httpServer = createHttpServer({ maxHeaderSize: DEFAULTS.maxHeadSize });
   // ws checks what it is given; everything the contract adds is checked before (see guard).
   const wss = new WebSocketServer({
@@ -73,6 +85,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   /** Every upgraded socket until it closes, those already out of the room included. */
   const upgraded = new Set<Socket>();
   const handshaking = guardHttpServer(httpServer, opts, (request, socket, head) => {
+    // ws refuses with 400 an offer it cannot accept; the contract upgrades uncompressed.
+    keepAcceptableDeflateOffers(request.headers, opts.perMessageDeflate);
     wss.handleUpgrade(request, socket, head, (ws) => {
       upgraded.add(socket as Socket);
       socket.once('close', () => upgraded.delete(socket as Socket));
