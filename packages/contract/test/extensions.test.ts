@@ -21,7 +21,7 @@ describe('parseExtensionHeader', () => {
         name: 'permessage-deflate',
         params: [
           ['server_max_window_bits', '10'],
-          ["x", "ab"],
+          ['x', 'ab'],
         ],
       },
       { name: 'foo', params: [] },
@@ -30,10 +30,8 @@ describe('parseExtensionHeader', () => {
   it('unescapes quoted strings', () => {
     expect(parseExtensionHeader('e; p="a\\"b"')).toStrictEqual([{ name: 'e', params: [['p', 'a"b']] }]);
   });
-  it.each(['', ',', 'a;', 'a; =1', 'a; p=', 'a; p="open', 'a b', 'a,,b', 'a; p=1 2'])(
-    'refuses %j',
-    (header) => expect(parseExtensionHeader(header)).toBeUndefined(),
-  );
+  it.each(['', ',', 'a;', 'a; =1', 'a; p=', 'a; p="open', 'a b', 'a,,b', 'a; p=1 2'])('refuses %j', (header) =>
+    expect(parseExtensionHeader(header)).toBeUndefined());
 });
 
 describe('acceptableDeflateOffers', () => {
@@ -48,8 +46,12 @@ describe('acceptableDeflateOffers', () => {
     ['permessage-deflate; server_max_window_bits=8', 'permessage-deflate; server_max_window_bits=8'],
     // The bad offers are dropped, the good one after them kept.
     ['permessage-deflate; server_max_window_bits=7, permessage-deflate', 'permessage-deflate'],
-    ['x-webkit-deflate-frame, permessage-deflate; foo, permessage-deflate; client_max_window_bits', 'permessage-deflate; client_max_window_bits'],
-  ])('keeps what can be accepted of %j', (header, kept) => expect(acceptableDeflateOffers(header, defaults)).toBe(kept));
+    [
+      'x-webkit-deflate-frame, permessage-deflate; foo, permessage-deflate; client_max_window_bits',
+      'permessage-deflate; client_max_window_bits',
+    ],
+  ])('keeps what can be accepted of %j', (header, kept) =>
+    expect(acceptableDeflateOffers(header, defaults)).toBe(kept));
 
   it.each([
     'permessage-deflate; server_max_window_bits',

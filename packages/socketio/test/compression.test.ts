@@ -76,7 +76,8 @@ describe('socket.io compression', () => {
     // engine.io's sessions by id; under each websocket transport, ws's public `extensions`.
     const sessions = () =>
       Object.values(
-        server.engine.clients as unknown as Record<string, { transport: { socket: { extensions: string } } }>,
+        (server.engine as unknown as { clients: Record<string, { transport: { socket: { extensions: string } } }> })
+          .clients,
       );
     await h.join(connect);
     await eventually(() => sessions().length === 1, 5_000, 'one engine.io session');
