@@ -18,7 +18,12 @@ export interface Joined {
  * Per-test fixtures: a fresh server on port 0 (and any other it started), and the clients a test opened, all torn
  * down after the test whatever happened in it.
  */
-export function useHarness(serverAdapter: Adapter, clientAdapter: Adapter, baseConnect: ConnectOptions) {
+export function useHarness(
+  serverAdapter: Adapter,
+  clientAdapter: Adapter,
+  baseConnect: ConnectOptions,
+  baseServer: ServerOptions = {},
+) {
   let server: RealtimeServer | undefined;
   const others: RealtimeServer[] = [];
   const clients: RealtimeClient[] = [];
@@ -38,12 +43,12 @@ export function useHarness(serverAdapter: Adapter, clientAdapter: Adapter, baseC
 
   return {
     async start(options: ServerOptions = {}): Promise<RealtimeServer> {
-      server = await serverAdapter.createServer({ port: 0, host: '127.0.0.1', ...options });
+      server = await serverAdapter.createServer({ port: 0, host: '127.0.0.1', ...baseServer, ...options });
       return server;
     },
     /** One more server (two on one bus: CONTRACT.md section 5), closed after the test; `server` stays the first. */
     async startOther(options: ServerOptions = {}): Promise<RealtimeServer> {
-      const other = await serverAdapter.createServer({ port: 0, host: '127.0.0.1', ...options });
+      const other = await serverAdapter.createServer({ port: 0, host: '127.0.0.1', ...baseServer, ...options });
       others.push(other);
       return other;
     },

@@ -1,4 +1,4 @@
-import type { Adapter, ConnectOptions } from '@socketlab/contract';
+import type { Adapter, ConnectOptions, ServerOptions } from '@socketlab/contract';
 import { describe } from 'vitest';
 import type { GroupContext } from './group.js';
 import { useHarness } from './harness.js';
@@ -16,6 +16,8 @@ export interface ConformanceOptions {
   client?: Adapter;
   /** Merged into every connect (socket.io: `{ transport: 'polling' }`). */
   connect?: ConnectOptions;
+  /** Merged under the options of every server a case starts (the interop matrix: `perMessageDeflate`). */
+  server?: ServerOptions;
   /** Shown in the suite's name. */
   label?: string;
   /** `client`: only the groups that go through a client, not the raw-wire ones (interop pairs). */
@@ -35,7 +37,10 @@ export function describeConformance(adapter: Adapter, options: ConformanceOption
   const title = `conformance: ${adapter.name}${options.client ? ` server, ${clientAdapter.name} client` : ''}${options.label ? ` (${options.label})` : ''}`;
 
   describe(title, () => {
-    const context: GroupContext = { h: useHarness(adapter, clientAdapter, options.connect ?? {}), capabilities: caps };
+    const context: GroupContext = {
+      h: useHarness(adapter, clientAdapter, options.connect ?? {}, options.server ?? {}),
+      capabilities: caps,
+    };
     // Section 1 (and 2): messages.
     presence(context);
     echo(context);
