@@ -46,6 +46,8 @@ export interface Connection {
   readonly state: ConnectionState;
   /** WebSocket: the negotiated subprotocol ('' for none); socket.io: the engine transport in use. */
   readonly protocol: string;
+  /** The extensions the server accepted ('permessage-deflate; ...' or ''); socket.io: those of its websocket transport. */
+  readonly extensions: string;
   /** Resolves when open; rejects with the end if the connection ended first. */
   readonly opened: Promise<void>;
   readonly closed: Promise<ConnectionEnd>;
@@ -115,6 +117,7 @@ abstract class BaseConnection implements Connection {
   }
 
   abstract readonly protocol: string;
+  abstract readonly extensions: string;
   abstract send(message: ClientMessage): void;
   abstract sendText(text: string): void;
   abstract emit(event: string, ...args: unknown[]): void;
@@ -184,6 +187,10 @@ class WebSocketConnection extends BaseConnection {
     return this.socket.protocol;
   }
 
+  get extensions(): string {
+    return this.socket.extensions;
+  }
+
   send(message: ClientMessage): void {
     this.socket.send(JSON.stringify(message));
   }
@@ -242,6 +249,12 @@ class SocketIoConnection extends BaseConnection {
 
   get protocol(): string {
     return this.socket.io.engine?.transport?.name ?? '';
+  }
+
+  get extensions(): string {
+    // engine.io-client keeps the browser's WebSocket in its websocket transport's `ws`; polling has none.
+    const transport = this.socket.io.engine?.transport as { ws?: WebSocket } | undefined;
+    return transport?.ws?.extensions ?? '';
   }
 
   send(message: ClientMessage): void {

@@ -41,7 +41,11 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(transports: readonly TransportInfo[]): Promise<Stack> {
+/** `serverArgs`: more flags for every server app (`--per-message-deflate`). */
+export async function startStack(
+  transports: readonly TransportInfo[],
+  serverArgs: readonly string[] = [],
+): Promise<Stack> {
   const outDir = mkdtempSync(join(tmpdir(), 'socketlab-web-'));
   const cleanups: (() => Promise<unknown>)[] = [async () => rmSync(outDir, { recursive: true, force: true })];
   const stop = async (): Promise<void> => {
@@ -50,7 +54,7 @@ export async function startStack(transports: readonly TransportInfo[]): Promise<
   // Servers, browser and build start together; each registers its cleanup once it exists.
   const starting = transports.map(async (transport) => {
     // --verbose: the refusal of a foreign origin shows in the server's own log too.
-    const server = await startServerProcess(join(appsDir, transport.app), ['--port', '0', '--verbose']);
+    const server = await startServerProcess(join(appsDir, transport.app), ['--port', '0', '--verbose', ...serverArgs]);
     cleanups.push(() => server.stop('SIGTERM'));
     return [transport.key, server] as const;
   });
