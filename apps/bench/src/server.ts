@@ -38,7 +38,10 @@ export class BenchServer {
       env.SOCKETLAB_CPU_PROFILE = join(cpuProfileDir, `${contender.name}.${Date.now()}.cpuprofile`);
     }
     env.NODE_OPTIONS = nodeOptions.join(' ').trim();
-    const process = await startServerProcess(contender.appDir, SERVER_FLAGS, { env, timeoutMs: 60_000 });
+    const process = await startServerProcess(contender.appDir, [...SERVER_FLAGS, ...(contender.serverFlags ?? [])], {
+      env,
+      timeoutMs: 60_000,
+    });
     return new BenchServer(process, cpuProfileDir !== undefined);
   }
 

@@ -10,7 +10,17 @@ import { type Socket as IoSocket, io } from 'socket.io-client';
 import WebSocket from 'ws';
 import { LineSplitter } from '../lines.js';
 
-export type ClientKind = 'websocket' | 'socketio-websocket' | 'socketio-polling' | 'tcp';
+/** `-deflate`: the client offers permessage-deflate and compresses every message it sends (threshold 0). */
+export type ClientKind =
+  | 'websocket'
+  | 'websocket-deflate'
+  | 'socketio-websocket'
+  | 'socketio-websocket-deflate'
+  | 'socketio-polling'
+  | 'tcp';
+
+/** What a compressing load client offers: compress everything, so each message it sends is compressed. */
+const CLIENT_DEFLATE = { threshold: 0 } as const;
 
 /** What a measurement wants to hear about; every handler is optional. */
 export interface ClientHandlers {
@@ -92,11 +102,11 @@ function dispatch(client: { handlers: ClientHandlers }, welcome: Deferred, messa
   }
 }
 
-function webSocketClient(url: string): BenchClient {
+function webSocketClient(url: string, compress: boolean): BenchClient {
   const agent = new CountingAgent();
   const welcome = deferred();
   const closed = deferred();
-  const ws = new WebSocket(url, 'echo-protocol', { perMessageDeflate: false, agent });
+  const ws = new WebSocket(url, 'echo-protocol', { perMessageDeflate: compress ? CLIENT_DEFLATE : false, agent });
   const client: BenchClient = {
     welcomed: welcome.promise,
     closed: closed.promise,
@@ -118,7 +128,7 @@ function webSocketClient(url: string): BenchClient {
   return client;
 }
 
-function socketIoClient(url: string, transport: 'websocket' | 'polling'): BenchClient {
+function socketIoClient(url: string, transport: 'websocket' | 'polling', compress = false): BenchClient {
   // Keep-alive for long-polling, as a browser does; xmlhttprequest-ssl would otherwise open
   // a new TCP connection for every poll.
   // An idle kept-alive socket is dropped after 1 s, well before node's http server closes it
@@ -134,6 +144,8 @@ function socketIoClient(url: string, transport: 'websocket' | 'polling'): BenchC
     reconnection: false,
     agent: agent as never,
     timeout: 120_000,
+    // engine.io-client offers it by default; the plain contenders must not. Its type takes no false.
+    perMessageDeflate: (compress ? CLIENT_DEFLATE : false) as { threshold: number },
   });
   const client: BenchClient = {
     welcomed: welcome.promise,
@@ -205,9 +217,13 @@ function tcpClient(url: string): BenchClient {
 export function createClient(kind: ClientKind, url: string): BenchClient {
   switch (kind) {
     case 'websocket':
-      return webSocketClient(url);
+      return webSocketClient(url, false);
+    case 'websocket-deflate':
+      return webSocketClient(url, true);
     case 'socketio-websocket':
       return socketIoClient(url, 'websocket');
+    case 'socketio-websocket-deflate':
+      return socketIoClient(url, 'websocket', true);
     case 'socketio-polling':
       return socketIoClient(url, 'polling');
     case 'tcp':
