@@ -20,15 +20,17 @@ const LINES = [
 ];
 
 /** Chat messages, as JSON, adding messages until the JSON text is at least `bytes` long, then trimming text. */
-export function chatPayload(bytes: number): { user: string; room: string; at: number; text: string }[] {
+export function chatPayload(bytes: number, seed = 0): { user: string; room: string; at: number; text: string }[] {
   const messages: { user: string; room: string; at: number; text: string }[] = [];
   let length = 2;
   for (let i = 0; length < bytes; i++) {
+    // Another seed: another conversation with the same words.
+    const n = i + seed * 31;
     const message = {
-      user: USERS[i % USERS.length]!,
+      user: USERS[(n * 3) % USERS.length]!,
       room: 'general',
-      at: 1_764_633_600_000 + i * 7919,
-      text: LINES[(i * 7) % LINES.length]!,
+      at: 1_764_633_600_000 + n * 7919,
+      text: LINES[(n * 7) % LINES.length]!,
     };
     messages.push(message);
     length += JSON.stringify(message).length + 1;
