@@ -2,6 +2,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CONTENDERS } from './contenders.js';
+import { ECHO_CONTENTS, type EchoContent } from './load/payloads.js';
 
 /** apps/bench/results */
 export const DEFAULT_OUT = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'results');
@@ -24,6 +25,10 @@ export interface BenchConfig {
   loadProcesses: number;
   echoConnections: number;
   echoPayloads: number[];
+  /** What the echoes carry, each at every payload size (load/payloads.ts): repeated, chat-like JSON, random. */
+  echoContents: EchoContent[];
+  /** The chat-like JSON of the compressed-broadcast burst, in bytes (over the 1 KiB compression threshold). */
+  broadcastChatBytes: number;
   warmupMs: number;
   echoMs: number;
   broadcastClients: number;
@@ -58,6 +63,8 @@ const QUICK: Omit<BenchConfig, 'contenders' | 'phases' | 'outDir' | 'json' | 'so
   loadProcesses: 1,
   echoConnections: 50,
   echoPayloads: [64, 16 * 1024],
+  echoContents: [...ECHO_CONTENTS],
+  broadcastChatBytes: 2048,
   warmupMs: 400,
   echoMs: 1500,
   broadcastClients: 200,

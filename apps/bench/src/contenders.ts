@@ -16,6 +16,8 @@ export interface Contender {
   appDir: string;
   /** The client the load generator uses against it. */
   client: ClientKind;
+  /** Flags beyond SERVER_FLAGS (`--per-message-deflate`). */
+  serverFlags?: readonly string[];
 }
 
 /**
@@ -32,6 +34,7 @@ export const CONTENDERS: readonly Contender[] = [
     client: 'tcp',
   },
   ...CATALOG.flatMap(contendersOf),
+  ...CATALOG.filter((entry) => entry.compression).map(deflateContenderOf),
 ];
 
 function contendersOf(entry: TransportEntry): Contender[] {
@@ -45,6 +48,23 @@ function contendersOf(entry: TransportEntry): Contender[] {
     appDir,
     client: `socketio-${transport}` as const,
   }));
+}
+
+/**
+ * The same server started with `--per-message-deflate` and load clients that offer it (and
+ * compress every message they send): RFC 7692 on the WebSocket wire. socket.io over its
+ * websocket transport only; its polling compression (gzip of HTTP bodies) is not measured.
+ */
+function deflateContenderOf(entry: TransportEntry): Contender {
+  const appDir = join(appsDir, entry.app);
+  const websocket = entry.client === 'websocket';
+  return {
+    name: websocket ? `${entry.key}+deflate` : `${entry.name}-ws+deflate`,
+    description: `${entry.description} with permessage-deflate (--per-message-deflate; apps/${entry.app})`,
+    appDir,
+    client: websocket ? 'websocket-deflate' : 'socketio-websocket-deflate',
+    serverFlags: ['--per-message-deflate'],
+  };
 }
 
 /** The contender every ratio is given against. */

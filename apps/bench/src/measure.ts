@@ -7,6 +7,7 @@ import { createTestCa, type TestCertificate } from '@socketlab/conformance/tls';
 import * as hdr from 'hdr-histogram-js';
 import type { BenchConfig } from './config.js';
 import type { Contender } from './contenders.js';
+import type { EchoContent } from './load/payloads.js';
 import type { LoadPool } from './load/pool.js';
 import type {
   BroadcastCountsResult,
@@ -254,10 +255,12 @@ async function measureEcho(
       pin(server.pid, ECHO_PINNING.server);
       pin(echo.pid, ECHO_PINNING.load);
     }
-    for (const payloadBytes of config.echoPayloads) {
-      const key = `echo${payloadBytes}`;
-      progress(`echo ${formatBytes(payloadBytes)} x ${config.echoConnections} connections`);
-      await echo.request({ op: 'echoStart', payloadBytes });
+    for (const [payloadBytes, content] of echoWindows(config)) {
+      const key = echoKey(payloadBytes, content);
+      progress(
+        `echo ${formatBytes(payloadBytes)}${content === 'repeat' ? '' : ` ${content}`} x ${config.echoConnections} connections`,
+      );
+      await echo.request({ op: 'echoStart', payloadBytes, content });
       await sleep(config.warmupMs);
       const cpuBefore = server.cpuMicros();
       await echo.request({ op: 'measureStart' });
@@ -302,7 +305,7 @@ async function measureBroadcastPhase(
     progress(`broadcast to ${config.broadcastClients} clients`);
     await connectSpread(contender, server.url, pool, config.broadcastClients, config);
     await pool.all({ op: 'sync' }, config.phaseTimeoutMs);
-    return await measureBroadcast(contender, pool, config, progress);
+    return await measureBroadcast(contender, pool, config, progress, server);
   } finally {
     await server.stop(true);
     await pool.all({ op: 'closeAll' }, config.phaseTimeoutMs);
@@ -314,6 +317,7 @@ async function measureBroadcast(
   pool: LoadPool,
   config: BenchConfig,
   progress: Progress,
+  server: BenchServer,
 ): Promise<RoundFigures> {
   const clients = config.broadcastClients;
   const reporting = pool.split(clients).filter((count) => count > 0).length;
@@ -365,6 +369,7 @@ async function measureBroadcast(
     }
     progress(`burst of ${config.burst} broadcasts to ${clients} clients`);
     const first = config.broadcasts;
+    const cpuBefore = server.cpuMicros();
     const { sentNs } = await pool.first.request<SendBroadcastsResult>({
       op: 'sendBroadcasts',
       seq: first,
@@ -374,11 +379,30 @@ async function measureBroadcast(
     const seqs = Array.from({ length: config.burst }, (_, i) => first + i);
     const lastNs = await waitFor(seqs);
     const burstSeconds = (lastNs - sentNs) / 1e9;
+    const burstCpu = server.cpuMicros() - cpuBefore;
+
+    // The same burst with chat-like JSON over the compression threshold: what a compressing
+    // server pays to deflate a broadcast (once, or once per recipient) against a plain one.
+    progress(
+      `burst of ${config.burst} chat broadcasts (${formatBytes(config.broadcastChatBytes)}) to ${clients} clients`,
+    );
+    const chatFirst = first + config.burst;
+    const chatCpuBefore = server.cpuMicros();
+    const chat = await pool.first.request<SendBroadcastsResult>({
+      op: 'sendBroadcasts',
+      seq: chatFirst,
+      count: config.burst,
+      padBytes: config.broadcastChatBytes,
+      chat: true,
+    });
+    const chatLastNs = await waitFor(Array.from({ length: config.burst }, (_, i) => chatFirst + i));
+    const chatCpu = server.cpuMicros() - chatCpuBefore;
+    const chatSeconds = (chatLastNs - chat.sentNs) / 1e9;
 
     // Anything still on its way has arrived once every client's own echo is back.
     await pool.all({ op: 'sync' }, config.phaseTimeoutMs);
     const counts = await pool.all<BroadcastCountsResult>({ op: 'broadcastCounts' });
-    const expected = config.broadcasts + config.burst;
+    const expected = config.broadcasts + 2 * config.burst;
     const total = counts.reduce((sum, c) => sum + c.total, 0);
     const min = Math.min(...counts.filter((c) => c.clients > 0).map((c) => c.min));
     const max = Math.max(...counts.filter((c) => c.clients > 0).map((c) => c.max));
@@ -398,10 +422,26 @@ async function measureBroadcast(
       'broadcast.p99Ms': histogram.getValueAtPercentile(99) / 1000,
       'broadcast.deliveries': total,
       'burst.deliveriesPerSec': (config.burst * clients) / burstSeconds,
+      // The sender's process is the load generator's: this is the server's CPU alone.
+      'burst.cpuUsPerDelivery': burstCpu / (config.burst * clients),
+      'burstChat.deliveriesPerSec': (config.burst * clients) / chatSeconds,
+      'burstChat.cpuUsPerDelivery': chatCpu / (config.burst * clients),
     };
   } finally {
     for (const process of pool.processes) process.onDelivered = undefined;
   }
+}
+
+/** Every echo window of a round: each payload size with each content. */
+export function echoWindows(config: BenchConfig): [number, EchoContent][] {
+  return config.echoPayloads.flatMap((bytes) =>
+    config.echoContents.map((content) => [bytes, content] as [number, EchoContent]),
+  );
+}
+
+/** `echo64` for the repeated payload (the plain phases' key since the first runs), `echo64-chat` for the others. */
+export function echoKey(bytes: number, content: EchoContent): string {
+  return content === 'repeat' ? `echo${bytes}` : `echo${bytes}-${content}`;
 }
 
 export function formatBytes(bytes: number): string {

@@ -1,5 +1,5 @@
 import type { BenchConfig, Phase } from './config.js';
-import { formatBytes } from './measure.js';
+import { echoKey, echoWindows, formatBytes } from './measure.js';
 
 export interface Metric {
   key: string;
@@ -21,10 +21,12 @@ export function metricsFor(config: BenchConfig): Metric[] {
 
 /** Every figure a round can produce, with the phase that measures it; labels carry the sizes the run used. */
 function allMetrics(config: BenchConfig): (Metric & { phase: Phase })[] {
-  const echo = config.echoPayloads.flatMap((bytes): (Metric & { phase: Phase })[] => {
-    const size = formatBytes(bytes);
-    const k = `echo${bytes}`;
-    const small = bytes === config.echoPayloads[0];
+  const echo = echoWindows(config).flatMap(([bytes, content]): (Metric & { phase: Phase })[] => {
+    const size = `${formatBytes(bytes)}${content === 'repeat' ? '' : ` ${content}`}`;
+    const k = echoKey(bytes, content);
+    // Charts for the plain payload as before; the table has every content.
+    const small = bytes === config.echoPayloads[0] && content === 'repeat';
+    const charted = content === 'repeat';
     return [
       {
         phase: 'echo',
@@ -32,7 +34,7 @@ function allMetrics(config: BenchConfig): (Metric & { phase: Phase })[] {
         label: `echo ${size}: msgs/s`,
         unit: 'msg/s',
         better: 'higher',
-        chart: true,
+        chart: charted,
       },
       {
         phase: 'echo',
@@ -64,7 +66,7 @@ function allMetrics(config: BenchConfig): (Metric & { phase: Phase })[] {
         label: `echo ${size}: server CPU per echo`,
         unit: 'µs',
         better: 'lower',
-        chart: true,
+        chart: charted,
       },
       {
         phase: 'echo',
@@ -108,6 +110,30 @@ function allMetrics(config: BenchConfig): (Metric & { phase: Phase })[] {
       label: `burst of ${config.burst} to ${config.broadcastClients}: deliveries/s`,
       unit: 'msg/s',
       better: 'higher',
+      chart: true,
+    },
+    {
+      phase: 'broadcast',
+      key: 'burst.cpuUsPerDelivery',
+      label: `burst of ${config.burst} to ${config.broadcastClients}: server CPU per delivery`,
+      unit: 'µs',
+      better: 'lower',
+      chart: false,
+    },
+    {
+      phase: 'broadcast',
+      key: 'burstChat.deliveriesPerSec',
+      label: `burst of ${config.burst} chat JSON (${formatBytes(config.broadcastChatBytes)}) to ${config.broadcastClients}: deliveries/s`,
+      unit: 'msg/s',
+      better: 'higher',
+      chart: false,
+    },
+    {
+      phase: 'broadcast',
+      key: 'burstChat.cpuUsPerDelivery',
+      label: `burst of ${config.burst} chat JSON (${formatBytes(config.broadcastChatBytes)}) to ${config.broadcastClients}: server CPU per delivery`,
+      unit: 'µs',
+      better: 'lower',
       chart: true,
     },
     {

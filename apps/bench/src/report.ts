@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { BenchConfig } from './config.js';
 import { BASELINE } from './contenders.js';
 import type { RoundFigures } from './measure.js';
+import { echoKey } from './measure.js';
 import { formatNumber, type Metric, metricsFor, type Summary, summarize } from './metrics.js';
 import type { Pinning } from './pin.js';
 
@@ -105,24 +106,32 @@ export function checkGoals(contenders: ContenderResult[], config: BenchConfig): 
     return `${formatNumber(value * (metric?.scale ?? 1))} ${metric?.unit ?? ''}`.trim();
   };
   const goals: Goal[] = [];
-  const compare = (text: string, key: string, other: string, factor: number, better: 'higher' | 'lower'): void => {
-    const net = get('net', key);
-    const reference = get(other, key);
+  const compare = (
+    text: string,
+    key: string,
+    other: string,
+    factor: number,
+    better: 'higher' | 'lower',
+    subject = 'net',
+    otherKey = key,
+  ): void => {
+    const net = get(subject, key);
+    const reference = get(other, otherKey);
     if (net === undefined || reference === undefined) {
-      goals.push({ text, status: 'not available', detail: `${net === undefined ? 'net' : other} did not run` });
+      goals.push({ text, status: 'not available', detail: `${net === undefined ? subject : other} did not run` });
       return;
     }
     const ratio = net / reference;
     const met = better === 'higher' ? ratio >= factor : ratio <= factor;
     // Whether the rounds tell the two apart at all: their min-max spreads (the reference's
     // scaled by the factor) overlap when the difference is within run-to-run noise.
-    const a = summaryOf('net', key);
-    const b = summaryOf(other, key);
+    const a = summaryOf(subject, key);
+    const b = summaryOf(other, otherKey);
     const overlap = a && b && a.min <= b.max * factor && b.min * factor <= a.max;
     goals.push({
       text,
       status: met ? 'met' : 'not met',
-      detail: `net ${show(key, net)} vs ${other} ${show(key, reference)}: ${ratio.toFixed(2)}x${overlap ? ' (min–max spreads overlap: within run-to-run noise)' : ''}`,
+      detail: `${subject} ${show(key, net)} vs ${other} ${show(otherKey, reference)}: ${ratio.toFixed(2)}x${overlap ? ' (min–max spreads overlap: within run-to-run noise)' : ''}`,
     });
   };
   for (const bytes of config.echoPayloads) {
@@ -135,6 +144,36 @@ export function checkGoals(contenders: ContenderResult[], config: BenchConfig): 
   for (const bytes of config.echoPayloads) {
     compare(`net CPU per echo (${bytes} B) <= 1.15x floor`, `echo${bytes}.cpuUsPerEcho`, 'floor', 1.15, 'lower');
   }
+  // permessage-deflate (issue 14): the +deflate contenders, chat-like JSON.
+  if (config.echoContents.includes('chat')) {
+    for (const bytes of config.echoPayloads) {
+      const key = `${echoKey(bytes, 'chat')}.cpuUsPerEcho`;
+      compare(
+        `net CPU per echo with compression (${bytes} B chat) <= ws`,
+        key,
+        'ws+deflate',
+        1,
+        'lower',
+        'net+deflate',
+      );
+    }
+  }
+  compare(
+    'net memory per idle compressing connection <= 0.5x ws',
+    'memoryPerConnection',
+    'ws+deflate',
+    0.5,
+    'lower',
+    'net+deflate',
+  );
+  compare(
+    `net compressed broadcast to ${config.broadcastClients} <= 1.3x its uncompressed broadcast CPU`,
+    'burstChat.cpuUsPerDelivery',
+    'net',
+    1.3,
+    'lower',
+    'net+deflate',
+  );
   return goals;
 }
 

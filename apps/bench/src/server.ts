@@ -42,7 +42,10 @@ export class BenchServer {
       env.SOCKETLAB_CPU_PROFILE = join(cpuProfileDir, `${contender.name}.${Date.now()}.cpuprofile`);
     }
     env.NODE_OPTIONS = nodeOptions.join(' ').trim();
-    const process = await startServerProcess(contender.appDir, [...SERVER_FLAGS, ...extraArgs], {
+    const process = await startServerProcess(
+      contender.appDir,
+      [...SERVER_FLAGS, ...(contender.serverFlags ?? []), ...extraArgs],
+      {
       env,
       timeoutMs: 60_000,
     });

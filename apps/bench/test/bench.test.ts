@@ -51,14 +51,20 @@ describe('pnpm bench, smoke size, end to end', () => {
         }
         expect(summary, `${contender.name} ${metric.key}`).toBeDefined();
         expect(Number.isFinite(summary!.median), `${contender.name} ${metric.key}`).toBe(true);
-        // Idle memory at a smoke test's 20 connections is within the RSS and GC noise: only finite.
-        if (metric.key !== 'memoryPerConnection' && metric.key !== 'heapPerConnection')
+        // Idle memory at a smoke test's 20 connections is within the RSS and GC noise, and a smoke
+        // burst's server CPU is within /proc's 10 ms tick: only finite.
+        // Such a figure can be 0 (in ws too: then there is no ratio to it).
+        const noise =
+          ['memoryPerConnection', 'heapPerConnection'].includes(metric.key) || metric.key.endsWith('cpuUsPerDelivery');
+        if (!noise) {
           expect(summary!.median, `${contender.name} ${metric.key}`).toBeGreaterThan(0);
-        expect(summary!.ratio, `${contender.name} ${metric.key} ratio to ws`).toBeDefined();
+          expect(summary!.ratio, `${contender.name} ${metric.key} ratio to ws`).toBeDefined();
+        }
       }
       // exact delivery: every broadcast and every burst message to every client, once
       const { broadcasts, burst, broadcastClients } = result.config;
-      expect(contender.summary['broadcast.deliveries']?.median).toBe((broadcasts + burst) * broadcastClients);
+      // The plain burst and the chat-JSON burst.
+      expect(contender.summary['broadcast.deliveries']?.median).toBe((broadcasts + 2 * burst) * broadcastClients);
       // a 64 B echo round trip carries at least the two 64 B payloads
       expect(contender.summary['echo64.bytesPerEcho']!.median).toBeGreaterThan(128);
     }
@@ -83,6 +89,40 @@ describe('pnpm bench, smoke size, end to end', () => {
       if (!tlsMetric(metric.key)) expect(svg).toContain('>floor<');
       expect(svg).toContain('>ws<');
     }
+  }, 240_000);
+
+  it('measures the compressing contenders beside the plain ones: chat JSON shrinks on the wire, random does not', () => {
+    const { stderr, result } = runBench(['--contenders', 'ws,ws+deflate,socket.io-ws+deflate']);
+    expect(stderr).toMatch(/round 1\/1 · ws\+deflate · echo 16 KiB chat/);
+    expect(stderr).toMatch(/round 1\/1 · socket.io-ws\+deflate · burst of 5 chat broadcasts/);
+    expect(result.contenders.map((c) => c.name)).toEqual(['ws', 'ws+deflate', 'socket.io-ws+deflate']);
+    const figure = (name: string, key: string) => {
+      const value = result.contenders.find((c) => c.name === name)?.summary[key]?.median;
+      expect(value, `${name} ${key}`).toBeDefined();
+      return value as number;
+    };
+    for (const contender of result.contenders) {
+      for (const metric of result.metrics) {
+        expect(Number.isFinite(figure(contender.name, metric.key)), `${contender.name} ${metric.key}`).toBe(true);
+      }
+      const { broadcasts, burst, broadcastClients } = result.config;
+      expect(figure(contender.name, 'broadcast.deliveries')).toBe((broadcasts + 2 * burst) * broadcastClients);
+    }
+    // 16 KiB of chat JSON each way: compressed it is a fraction; random base64 stays about its size.
+    expect(figure('ws+deflate', 'echo16384-chat.bytesPerEcho')).toBeLessThan(
+      figure('ws', 'echo16384-chat.bytesPerEcho') / 3,
+    );
+    expect(figure('ws+deflate', 'echo16384-random.bytesPerEcho')).toBeGreaterThan(
+      0.7 * figure('ws', 'echo16384-random.bytesPerEcho'),
+    );
+    expect(figure('socket.io-ws+deflate', 'echo16384-chat.bytesPerEcho')).toBeLessThan(
+      figure('ws', 'echo16384-chat.bytesPerEcho') / 3,
+    );
+    // The compression goals name net, which did not run here.
+    const compression = result.goals.filter((goal) => /compress/.test(goal.text));
+    expect(compression).toHaveLength(4);
+    for (const goal of compression)
+      expect(goal).toMatchObject({ status: 'not available', detail: 'net+deflate did not run' });
   }, 240_000);
 
   it('soak mode, as a user runs it: each contender counts its own echoes, and a loss in the first is reported against it alone', () => {

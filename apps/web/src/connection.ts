@@ -57,7 +57,7 @@ export interface Connection {
   readonly state: ConnectionState;
   /** WebSocket: the negotiated subprotocol ('' for none); socket.io: the engine transport in use. */
   readonly protocol: string;
-  /** WebSocket: the negotiated extensions (`WebSocket.extensions`, '' for none); socket.io: ''. */
+  /** The extensions the server accepted ('permessage-deflate; ...' or ''); socket.io: those of its websocket transport. */
   readonly extensions: string;
   /** Resolves when open; rejects with the end if the connection ended first. */
   readonly opened: Promise<void>;
@@ -292,8 +292,11 @@ class SocketIoConnection extends BaseConnection {
     return this.socket.io.engine?.transport?.name ?? '';
   }
 
-  /** socket.io-client keeps its WebSocket to itself. */
-  readonly extensions = '';
+  get extensions(): string {
+    // engine.io-client keeps the browser's WebSocket in its websocket transport's `ws`; polling has none.
+    const transport = this.socket.io.engine?.transport as { ws?: WebSocket } | undefined;
+    return transport?.ws?.extensions ?? '';
+  }
 
   send(message: ClientMessage): void {
     const { type, ...rest } = message;

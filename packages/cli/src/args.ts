@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { checkRedisUrl, DEFAULT_BUS_PREFIX } from '@socketlab/bus';
-import { DEFAULTS, type ServerOptions } from '@socketlab/contract';
+import { DEFAULTS, PER_MESSAGE_DEFLATE_DEFAULTS, type ServerOptions } from '@socketlab/contract';
 import { parseDuration, parsePort, parseSize } from './units.js';
 
 export interface ServerAppSpec {
@@ -54,6 +54,8 @@ const FLAGS = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'tls-ca': { type: 'string' },
+  'per-message-deflate': { type: 'boolean' },
+  'per-message-deflate-threshold': { type: 'string' },
 } as const;
 
 export function usage(spec: ServerAppSpec): string {
@@ -85,6 +87,11 @@ Flags:
                               SIGHUP reloads it and the key, open connections stay
       --tls-key FILE          the PEM private key of --tls-cert (both or neither)
       --tls-ca FILE           PEM CA certificates sent along with --tls-cert's chain
+      --per-message-deflate   negotiate permessage-deflate (RFC 7692) with clients that offer it
+                              (default off; the websocket app cannot compress and answers uncompressed)
+      --per-message-deflate-threshold SIZE
+                              with --per-message-deflate: smaller messages go uncompressed
+                              (default ${PER_MESSAGE_DEFLATE_DEFAULTS.threshold}B)
   -v, --verbose               log every connection event (logs are JSON on stderr)
   -h, --help                  show this text
 `;
@@ -127,6 +134,13 @@ export function parseServerArgs(spec: ServerAppSpec, argv: readonly string[]): P
   }
   if (values['require-protocol']) options.requireProtocol = true;
   if (values['no-require-protocol']) options.requireProtocol = false;
+  const threshold = values['per-message-deflate-threshold'];
+  if (threshold !== undefined && !values['per-message-deflate']) {
+    throw new Error('--per-message-deflate-threshold needs --per-message-deflate');
+  }
+  if (values['per-message-deflate']) {
+    options.perMessageDeflate = threshold === undefined ? true : { threshold: parseThreshold(threshold) };
+  }
   const redisUrl = values['redis-url'];
   if (redisUrl !== undefined) checkRedisUrl(redisUrl);
   const redisPrefix = values['redis-prefix'] ?? DEFAULT_BUS_PREFIX;
@@ -198,6 +212,11 @@ function positiveDuration(flag: string, text: string): number {
   const ms = parseDuration(text);
   if (ms <= 0) throw new RangeError(`${flag} must be more than 0`);
   return ms;
+}
+
+/** A size like `--max-payload`, but 0 is allowed: compress every message. */
+function parseThreshold(text: string): number {
+  return /^0+\s*[a-z]*$/i.test(text.trim()) ? 0 : parseSize(text);
 }
 
 function parseWorkers(text: string): number {

@@ -158,3 +158,29 @@ describe('the `--` pnpm passes on', () => {
     });
   });
 });
+
+describe('--per-message-deflate', () => {
+  it('is off by default', () => {
+    expect(parseServerArgs(spec, []).options).not.toHaveProperty('perMessageDeflate');
+  });
+  it('turns compression on with the defaults', () => {
+    expect(parseServerArgs(spec, ['--per-message-deflate']).options.perMessageDeflate).toBe(true);
+  });
+  it.each([
+    ['0', 0],
+    ['256', 256],
+    ['4KiB', 4096],
+  ])('takes a threshold %s', (text, bytes) => {
+    const { options } = parseServerArgs(spec, ['--per-message-deflate', '--per-message-deflate-threshold', text]);
+    expect(options.perMessageDeflate).toEqual({ threshold: bytes });
+  });
+  it.each([
+    [['--per-message-deflate-threshold', '1KiB'], /needs --per-message-deflate/],
+    [['--per-message-deflate', '--per-message-deflate-threshold', 'big'], /not a size/],
+  ])('refuses %j', (argv, message) => expect(() => parseServerArgs(spec, argv)).toThrow(message));
+  it('is in the usage text', () => {
+    const text = usage(spec);
+    expect(text).toContain('--per-message-deflate ');
+    expect(text).toContain('--per-message-deflate-threshold SIZE');
+  });
+});

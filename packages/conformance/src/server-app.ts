@@ -10,7 +10,7 @@ import { startServerProcess } from '@socketlab/cli/process';
 import { type Adapter, CloseCode, eventually, HandshakeError, type RealtimeClient, within } from '@socketlab/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runPnpm, spawnPnpm } from './pnpm.js';
-import { closePayload, Opcode, RawPeer } from './raw.js';
+import { closePayload, Opcode, RawPeer, upgradeRequestText } from './raw.js';
 import { testTls } from './tls.js';
 
 const BOOT = 60_000;
@@ -186,6 +186,41 @@ export function describeServerApp(appDir: string, adapter: Adapter): void {
         BOOT,
       );
     }
+
+    it(
+      `takes --per-message-deflate: ${adapter.capabilities.compression ? 'an offer is accepted' : 'an offer still gets an uncompressed upgrade'}; off without it`,
+      async () => {
+        const answer = async (args: string[]) => {
+          const server = await start(args);
+          const client = await adapter.connect(server.url, { perMessageDeflate: true });
+          clients.push(client);
+          await client.receive('welcome');
+          const payload = { text: 'compress me '.repeat(200) };
+          client.send({ type: 'echo', payload });
+          expect(await client.receive('echo')).toStrictEqual({ type: 'echo', payload });
+          if (!adapter.capabilities.websocketProtocol) return undefined;
+          const peer = await RawPeer.open(server.port);
+          stops.push(async () => peer.destroy());
+          peer.write(
+            upgradeRequestText(`127.0.0.1:${server.port}`, {
+              protocols: ['echo-protocol'],
+              extraHeaders: { 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' },
+            }),
+          );
+          const head = await peer.readHead();
+          expect(head.status).toBe(101);
+          return head.headers['sec-websocket-extensions'];
+        };
+        const on = await answer(['--per-message-deflate', '--per-message-deflate-threshold', '0']);
+        const off = await answer([]);
+        if (adapter.capabilities.websocketProtocol) {
+          if (adapter.capabilities.compression) expect(on).toMatch(/^permessage-deflate/);
+          else expect(on).toBeUndefined();
+          expect(off).toBeUndefined();
+        }
+      },
+      BOOT,
+    );
 
     it(
       'is quiet by default and logs JSON on stderr with --verbose',

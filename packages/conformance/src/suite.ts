@@ -1,14 +1,16 @@
-import type { Adapter, ConnectOptions } from '@socketlab/contract';
+import type { Adapter, ConnectOptions, ServerOptions } from '@socketlab/contract';
 import { describe } from 'vitest';
 import type { GroupContext } from './group.js';
 import { useHarness } from './harness.js';
 import { attach } from './sections/attach.js';
+import { compressedMessages } from './sections/compression.js';
 import { originAllowlist, subprotocol } from './sections/handshake.js';
 import { heartbeat, maxMessageSize, serverErrors, shutdown, slowConsumer } from './sections/limits.js';
 import { badRequests, binaryMessages, broadcast, concurrency, echo, ordering, presence } from './sections/messages.js';
 import { busDelivery } from './sections/scale-out.js';
 import { tlsServing } from './sections/tls.js';
 import { testTls } from './tls.js';
+import { compressionDeclinedOnTheWire, compressionOnTheWire } from './wire/compression.js';
 import { framesOnTheWire } from './wire/frames.js';
 import { handshakeOnTheWire } from './wire/handshake.js';
 
@@ -17,6 +19,8 @@ export interface ConformanceOptions {
   client?: Adapter;
   /** Merged into every connect (socket.io: `{ transport: 'polling' }`). */
   connect?: ConnectOptions;
+  /** Merged under the options of every server a case starts (the interop matrix: `perMessageDeflate`). */
+  server?: ServerOptions;
   /** Shown in the suite's name. */
   label?: string;
   /** `client`: only the groups that go through a client, not the raw-wire ones (interop pairs). */
@@ -38,7 +42,10 @@ export function describeConformance(adapter: Adapter, options: ConformanceOption
   const title = `conformance: ${adapter.name}${options.client ? ` server, ${clientAdapter.name} client` : ''}${options.label ? ` (${options.label})` : ''}`;
 
   describe(title, () => {
-    const context: GroupContext = { h: useHarness(adapter, clientAdapter, options.connect ?? {}), capabilities: caps };
+    const context: GroupContext = {
+      h: useHarness(adapter, clientAdapter, options.connect ?? {}, options.server ?? {}),
+      capabilities: caps,
+    };
     // Section 1 (and 2): messages.
     presence(context);
     echo(context);
@@ -51,6 +58,7 @@ export function describeConformance(adapter: Adapter, options: ConformanceOption
     originAllowlist(context);
     if (caps.websocketProtocol) subprotocol(context);
     if (options.groups !== 'client') attach(context);
+    compressedMessages(context);
     // Section 4: limits and failure.
     maxMessageSize(context);
     slowConsumer(context);
@@ -90,5 +98,7 @@ export function describeConformance(adapter: Adapter, options: ConformanceOption
         shutdown(tls);
       });
     }
+    if (onTheWire && caps.compression) compressionOnTheWire(context);
+    if (onTheWire && !caps.compression) compressionDeclinedOnTheWire(context);
   });
 }

@@ -24,6 +24,8 @@ export interface TransportEntry {
   readonly requiresProtocol: boolean;
   /** A session spans several HTTP requests (long-polling): with --workers, requests go to their session's worker. */
   readonly stickySessions: boolean;
+  /** Negotiates permessage-deflate when started with --per-message-deflate (its adapter's `capabilities.compression`). */
+  readonly compression: boolean;
 }
 
 export const CATALOG = [
@@ -38,6 +40,7 @@ export const CATALOG = [
     client: 'websocket',
     requiresProtocol: false,
     stickySessions: false,
+    compression: true,
   },
   {
     key: 'ws',
@@ -50,6 +53,7 @@ export const CATALOG = [
     client: 'websocket',
     requiresProtocol: false,
     stickySessions: false,
+    compression: true,
   },
   {
     key: 'websocket',
@@ -62,6 +66,7 @@ export const CATALOG = [
     client: 'websocket',
     requiresProtocol: true,
     stickySessions: false,
+    compression: false,
   },
   {
     key: 'socketio',
@@ -74,6 +79,7 @@ export const CATALOG = [
     client: 'socketio',
     requiresProtocol: false,
     stickySessions: true,
+    compression: true,
   },
 ] as const satisfies readonly TransportEntry[];
 

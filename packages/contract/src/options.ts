@@ -114,6 +114,8 @@ export function resolvePerMessageDeflate(
   }
   nonNegative('perMessageDeflate.threshold', merged.threshold);
   positive('perMessageDeflate.concurrencyLimit', merged.concurrencyLimit);
+  integerIn('perMessageDeflate.level', merged.level, 0, 9);
+  integerIn('perMessageDeflate.memLevel', merged.memLevel, 1, 9);
   return merged;
 }
 
@@ -184,6 +186,11 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
 function positive(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number, got ${value}`);
   return value;
+}
+
+function integerIn(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
 }
 
 function timer(name: string, ms: number): number {

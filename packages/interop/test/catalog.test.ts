@@ -44,6 +44,7 @@ describe('the transport catalog covers every transport, and everything covers th
         expect(adapter.name).toBe(entry.key);
         expect(adapter.defaults?.requireProtocol ?? DEFAULTS.requireProtocol).toBe(entry.requiresProtocol);
         expect(adapter.capabilities.websocketProtocol).toBe(entry.client === 'websocket');
+        expect(adapter.capabilities.compression).toBe(entry.compression);
       });
 
       it('the playground offers it', () => {

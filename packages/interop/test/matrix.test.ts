@@ -11,3 +11,17 @@ for (const server of WEBSOCKET_ADAPTERS) {
     describeConformance(server, { client, groups: 'client', label: 'interop' });
   }
 }
+
+/** The same with permessage-deflate asked for on both sides, for every pair that can compress. */
+for (const server of WEBSOCKET_ADAPTERS) {
+  for (const client of WEBSOCKET_ADAPTERS) {
+    if (!server.capabilities.compression || !client.capabilities.compression) continue;
+    describeConformance(server, {
+      client,
+      groups: 'client',
+      label: 'interop, compressed',
+      server: { perMessageDeflate: { threshold: 0 } },
+      connect: { perMessageDeflate: { threshold: 0 } },
+    });
+  }
+}

@@ -11,6 +11,7 @@ import {
   type Incoming,
   type RealtimeClient,
   tlsClientOptions,
+  wsLibraryDeflate,
 } from '@socketlab/contract';
 import { io, type Socket } from 'socket.io-client';
 import { checkClientInternals, clientWsOf, pausePolling, pauseTcp, requestOn } from './internals.js';
@@ -44,6 +45,9 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
     transports: [transportName],
     upgrade: false,
     timeout: options.timeout ?? DEFAULTS.handshakeTimeout,
+    // engine.io-client offers permessage-deflate by default; the contract's client offers it when
+    // asked. Its type allows only an object, but it hands the value to ws as is, and ws takes false.
+    perMessageDeflate: wsLibraryDeflate(options.perMessageDeflate) as { threshold: number },
     // Node's XHR and ws both send these; an Origin header is what a browser would send.
     ...(options.origin === undefined ? {} : { extraHeaders: { Origin: options.origin } }),
     ...(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload }),

@@ -7,7 +7,9 @@ import {
   httpRefusal,
   httpServerFor,
   isOriginAllowed,
+  keepAcceptableDeflateOffers,
   type RealtimeServer,
+  type ResolvedServerOptions,
   Room,
   type RoomTransport,
   resolveServerOptions,
@@ -15,6 +17,7 @@ import {
   type ServerOptions,
   serve,
   toEvent,
+  wsLibraryDeflate,
 } from '@socketlab/contract';
 import { Server as EngineServer, type Socket as EngineSocket } from 'engine.io';
 import { Server as IoServer, type Socket } from 'socket.io';
@@ -136,6 +139,14 @@ function requestUrl(request: IncomingMessage): URL | undefined {
   }
 }
 
+/** engine.io's `httpCompression`: zlib options for gzip/deflate plus the size below which a body goes as is. */
+function httpCompressionOf(
+  deflate: ResolvedServerOptions['perMessageDeflate'],
+): false | { threshold: number; level: number; memLevel: number } {
+  if (!deflate) return false;
+  return { threshold: deflate.threshold, level: deflate.level, memLevel: deflate.memLevel };
+}
+
 function emitTo(socket: Socket, message: ServerMessage): void {
   const [event, arg] = toEvent(message);
   socket.emit(event, arg);
@@ -172,7 +183,11 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
     pingTimeout: opts.heartbeatInterval,
     // One ws frame or one polling POST body; socket.io's own default is 1e6, not 1 MiB.
     maxHttpBufferSize: opts.maxPayload,
-    perMessageDeflate: false,
+    // The websocket transport: ws's permessage-deflate, the same mapping as the ws adapter.
+    perMessageDeflate: wsLibraryDeflate(opts.perMessageDeflate),
+    // Long-polling: gzip or deflate of a response body, when the request's Accept-Encoding
+    // allows it. engine.io turns it on by default; the contract's compression is off by default.
+    httpCompression: httpCompressionOf(opts.perMessageDeflate),
     // Refused origins never get here (see `serve` and the guard): every origin that does is
     // allowed, so reflecting it is exactly the allowlist. Browsers need it for polling.
     cors: { origin: true },
@@ -315,6 +330,8 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
         return;
       }
       lingerAfterEnd(socket as NetSocket, upgraded);
+      // engine.io's ws refuses with 400 an offer it cannot accept; the contract upgrades uncompressed.
+      keepAcceptableDeflateOffers(request.headers, opts.perMessageDeflate);
       engine.handleUpgrade(request, socket, head);
     },
   );

@@ -6,16 +6,21 @@ import {
   Inbox,
   parseServerText,
   type RealtimeClient,
+  resolvePerMessageDeflate,
   SUBPROTOCOL,
   tlsClientOptions,
   webSocketClient,
+  wsLibraryDeflate,
 } from '@socketlab/contract';
 import { WebSocket } from 'ws';
 
 /** A contract client on the ws library. */
 export function connect(url: string, options: ConnectOptions = {}): Promise<RealtimeClient> {
+  const deflate = resolvePerMessageDeflate(options.perMessageDeflate);
+  // ws applies its threshold only without context takeover; the contract's applies always.
+  const compress = (bytes: number) => deflate !== false && bytes >= deflate.threshold;
   const ws = new WebSocket(url, [...(options.protocols ?? [SUBPROTOCOL])], {
-    perMessageDeflate: false,
+    perMessageDeflate: wsLibraryDeflate(options.perMessageDeflate),
     handshakeTimeout: options.timeout ?? DEFAULTS.handshakeTimeout,
     ...(options.origin === undefined ? {} : { origin: options.origin }),
     ...(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload }),
@@ -47,8 +52,8 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Real
           protocol: ws.protocol,
           inbox,
           closed,
-          sendText: (text) => ws.send(text),
-          sendBinary: (data) => ws.send(data, { binary: true }),
+          sendText: (text) => ws.send(text, { compress: compress(Buffer.byteLength(text)) }),
+          sendBinary: (data) => ws.send(data, { binary: true, compress: compress(data.byteLength) }),
           startClose: (code, reason) => ws.close(code, reason),
           pauseReading: () => {
             // ws has no public pause; its socket does. A paused peer neither reads nor pongs.

@@ -8,6 +8,7 @@ import {
   encodeServerText,
   guardHttpServer,
   httpServerFor,
+  keepAcceptableDeflateOffers,
   type RealtimeServer,
   Room,
   type RoomTransport,
@@ -17,27 +18,39 @@ import {
   serve,
   servedPath,
   shutdownWebSocketServer,
+  wsLibraryDeflate,
 } from '@socketlab/contract';
 import { WebSocket, WebSocketServer } from 'ws';
 
-/** Room transport over ws: encode once per fan-out, let ws frame. */
-const transport: RoomTransport<WebSocket> = {
-  send: (ws, message) => ws.send(encodeServerText(message)),
-  sendToMany: (sockets, message) => {
-    const data = Buffer.from(encodeServerText(message));
-    for (const ws of sockets) ws.send(data, { binary: false });
-  },
-  sendBinary: (ws, data) => ws.send(data, { binary: true }),
-  bufferedAmount: (ws) => ws.bufferedAmount,
-  dropSlowConsumer: (ws) => {
-    ws.close(CloseCode.policyViolation, CloseReason.slowConsumer);
-    ws.terminate();
-  },
-  heartbeat: {
-    ping: (ws) => ws.ping(),
-    terminate: (ws) => ws.terminate(),
-  },
-};
+/**
+ * Room transport over ws: encode once per fan-out, let ws frame. ws applies its own compression
+ * threshold only without context takeover (with it, it compresses every message), so the
+ * contract's threshold is applied here, per message.
+ */
+function transportFor(threshold: number): RoomTransport<WebSocket> {
+  const compress = (bytes: number) => bytes >= threshold;
+  return {
+    send: (ws, message) => {
+      const text = encodeServerText(message);
+      ws.send(text, { compress: compress(Buffer.byteLength(text)) });
+    },
+    sendToMany: (sockets, message) => {
+      const data = Buffer.from(encodeServerText(message));
+      const options = { binary: false, compress: compress(data.length) };
+      for (const ws of sockets) ws.send(data, options);
+    },
+    sendBinary: (ws, data) => ws.send(data, { binary: true, compress: compress(data.byteLength) }),
+    bufferedAmount: (ws) => ws.bufferedAmount,
+    dropSlowConsumer: (ws) => {
+      ws.close(CloseCode.policyViolation, CloseReason.slowConsumer);
+      ws.terminate();
+    },
+    heartbeat: {
+      ping: (ws) => ws.ping(),
+      terminate: (ws) => ws.terminate(),
+    },
+  };
+}
 
 /**
  * Calls `finished` when ws ends its side of TCP: after the closing handshake is complete (both
@@ -71,14 +84,15 @@ function sendContractCloseReasons(ws: WebSocket): void {
 export async function createServer(options: ServerOptions = {}): Promise<RealtimeServer> {
   const opts = resolveServerOptions(options);
   const { logger } = opts;
-  const room = new Room(transport, opts);
+  const room = new Room(transportFor(opts.perMessageDeflate ? opts.perMessageDeflate.threshold : 0), opts);
   const httpServer = httpServerFor(opts);
   const attached = opts.server !== undefined;
   // ws checks what it is given; everything the contract adds is checked before (see guard).
   const wss = new WebSocketServer({
     noServer: true,
     clientTracking: false,
-    perMessageDeflate: false,
+    // maxPayload bounds the inflated message too: ws counts inflated bytes as they come out.
+    perMessageDeflate: wsLibraryDeflate(opts.perMessageDeflate),
     maxPayload: opts.maxPayload,
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
@@ -87,6 +101,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   const upgraded = new Set<Socket>();
   const guardOptions = { ...opts, attached, path: servedPath(opts, '/') };
   const handshaking = guardHttpServer(httpServer, guardOptions, (request, socket, head) => {
+    // ws refuses with 400 an offer it cannot accept; the contract upgrades uncompressed.
+    keepAcceptableDeflateOffers(request.headers, opts.perMessageDeflate);
     wss.handleUpgrade(request, socket, head, (ws) => {
       sendContractCloseReasons(ws);
       upgraded.add(socket as Socket);

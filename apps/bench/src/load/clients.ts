@@ -11,7 +11,17 @@ import { type Socket as IoSocket, io } from 'socket.io-client';
 import WebSocket from 'ws';
 import { LineSplitter } from '../lines.js';
 
-export type ClientKind = 'websocket' | 'socketio-websocket' | 'socketio-polling' | 'tcp';
+/** `-deflate`: the client offers permessage-deflate and compresses every message it sends (threshold 0). */
+export type ClientKind =
+  | 'websocket'
+  | 'websocket-deflate'
+  | 'socketio-websocket'
+  | 'socketio-websocket-deflate'
+  | 'socketio-polling'
+  | 'tcp';
+
+/** What a compressing load client offers: compress everything, so each message it sends is compressed. */
+const CLIENT_DEFLATE = { threshold: 0 } as const;
 
 /** What a measurement wants to hear about; every handler is optional. */
 export interface ClientHandlers {
@@ -105,11 +115,11 @@ function dispatch(client: { handlers: ClientHandlers }, welcome: Deferred, messa
   }
 }
 
-function webSocketClient(url: string, ca: string | undefined): BenchClient {
+function webSocketClient(url: string, ca: string | undefined, compress: boolean): BenchClient {
   const agent = new CountingAgent({}, url.startsWith('wss:') ? { ca } : undefined);
   const welcome = deferred();
   const closed = deferred();
-  const ws = new WebSocket(url, 'echo-protocol', { perMessageDeflate: false, agent });
+  const ws = new WebSocket(url, 'echo-protocol', { perMessageDeflate: compress ? CLIENT_DEFLATE : false, agent });
   const client: BenchClient = {
     welcomed: welcome.promise,
     closed: closed.promise,
@@ -131,7 +141,12 @@ function webSocketClient(url: string, ca: string | undefined): BenchClient {
   return client;
 }
 
-function socketIoClient(url: string, transport: 'websocket' | 'polling', ca: string | undefined): BenchClient {
+function socketIoClient(
+  url: string,
+  transport: 'websocket' | 'polling',
+  ca: string | undefined,
+  compress = false,
+): BenchClient {
   // Keep-alive for long-polling, as a browser does; xmlhttprequest-ssl would otherwise open
   // a new TCP connection for every poll.
   // An idle kept-alive socket is dropped after 1 s, well before node's http server closes it
@@ -151,6 +166,8 @@ function socketIoClient(url: string, transport: 'websocket' | 'polling', ca: str
     agent: agent as never,
     timeout: 120_000,
     ...(ca === undefined ? {} : { ca }),
+    // engine.io-client offers it by default; the plain contenders must not. Its type takes no false.
+    perMessageDeflate: (compress ? CLIENT_DEFLATE : false) as { threshold: number },
   });
   const client: BenchClient = {
     welcomed: welcome.promise,
@@ -223,9 +240,13 @@ function tcpClient(url: string): BenchClient {
 export function createClient(kind: ClientKind, url: string, ca?: string): BenchClient {
   switch (kind) {
     case 'websocket':
-      return webSocketClient(url, ca);
+      return webSocketClient(url, ca, false);
+    case 'websocket-deflate':
+      return webSocketClient(url, ca, true);
     case 'socketio-websocket':
       return socketIoClient(url, 'websocket', ca);
+    case 'socketio-websocket-deflate':
+      return socketIoClient(url, 'websocket', ca, true);
     case 'socketio-polling':
       return socketIoClient(url, 'polling', ca);
     case 'tcp':

@@ -3,6 +3,7 @@
  * PEM certificate authority a wss:// or https:// server's certificate is checked against.
  */
 import type { ClientKind } from './clients.js';
+import type { EchoContent } from './payloads.js';
 
 export type LoadRequest =
   /** Open `count` more clients, at most `concurrency` handshakes in flight; resolve when all are welcomed. */
@@ -15,7 +16,7 @@ export type LoadRequest =
   /** Every client sends one echo and awaits it: everything queued for it before has arrived. */
   | { op: 'sync' }
   /** Every client (or the first `clients`) keeps one echo of `payloadBytes` in flight. */
-  | { op: 'echoStart'; payloadBytes: number; clients?: number }
+  | { op: 'echoStart'; payloadBytes: number; clients?: number; content?: EchoContent }
   | { op: 'measureStart' }
   | { op: 'measureStop' }
   /** Stop the echo loops and wait for the last replies. */
@@ -23,7 +24,7 @@ export type LoadRequest =
   /** Count broadcasts from now on; report `delivered` events when every client has a seq. */
   | { op: 'expectBroadcasts' }
   /** The first client sends broadcasts seq .. seq+count-1 back to back. */
-  | { op: 'sendBroadcasts'; seq: number; count: number; padBytes: number }
+  | { op: 'sendBroadcasts'; seq: number; count: number; padBytes: number; chat?: boolean }
   /** How many broadcasts each client received since expectBroadcasts. */
   | { op: 'broadcastCounts' }
   /**

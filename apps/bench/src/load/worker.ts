@@ -3,8 +3,10 @@
  * over IPC (see protocol.ts); the clients live here, never in the benchmark's own process
  * nor in a server's.
  */
+
 import * as hdr from 'hdr-histogram-js';
 import { type BenchClient, createClient } from './clients.js';
+import { chatPayload, type EchoContent, echoPayloads, sameShape } from './payloads.js';
 import type {
   BroadcastCountsResult,
   ConnectResult,
@@ -135,28 +137,33 @@ function syncOne(client: BenchClient): Promise<void> {
   });
 }
 
-function echoStart(payloadBytes: number, count: number): void {
-  const payload = 'x'.repeat(payloadBytes);
+function echoStart(payloadBytes: number, count: number, content: EchoContent): void {
+  const payloads = echoPayloads(content, payloadBytes);
   echoing = true;
-  for (const client of clients.slice(0, count)) {
+  clients.slice(0, count).forEach((client, index) => {
     let sentAt = 0;
+    // Each client starts at its own place in the cycle.
+    let next = index % payloads.length;
+    let sent: unknown;
     const send = (): void => {
       inFlight++;
       sentAt = performance.now();
-      client.echo(payload);
+      sent = payloads[next];
+      next = (next + 1) % payloads.length;
+      client.echo(sent);
     };
     client.handlers.echo = (reply) => {
       inFlight--;
       if (measuring) {
         histogram.recordValue(Math.max(1, Math.round((performance.now() - sentAt) * 1000)));
         echoes++;
-        if (typeof reply !== 'string' || reply.length !== payloadBytes) mismatches++;
+        if (!sameShape(reply, sent)) mismatches++;
       }
       if (echoing) send();
       else if (inFlight === 0) drained?.();
     };
     send();
-  }
+  });
 }
 
 function measureStart(): void {
@@ -210,10 +217,10 @@ function expectBroadcasts(): void {
   if (sender) sender.handlers.broadcastResult = (count) => recipients.push(count);
 }
 
-function sendBroadcasts(seq: number, count: number, padBytes: number): SendBroadcastsResult {
+function sendBroadcasts(seq: number, count: number, padBytes: number, chat: boolean): SendBroadcastsResult {
   const sender = clients[0];
   if (!sender) throw new Error('no client to send broadcasts from');
-  const pad = 'x'.repeat(padBytes);
+  const pad = chat ? chatPayload(padBytes) : 'x'.repeat(padBytes);
   const sentNs = nowNs();
   for (let i = 0; i < count; i++) sender.broadcast({ seq: seq + i, pad });
   return { sentNs };
@@ -323,7 +330,7 @@ async function handle(request: LoadRequest): Promise<unknown> {
       await sync();
       return null;
     case 'echoStart':
-      echoStart(request.payloadBytes, request.clients ?? clients.length);
+      echoStart(request.payloadBytes, request.clients ?? clients.length, request.content ?? 'repeat');
       return null;
     case 'measureStart':
       measureStart();
@@ -337,7 +344,7 @@ async function handle(request: LoadRequest): Promise<unknown> {
       expectBroadcasts();
       return null;
     case 'sendBroadcasts':
-      return sendBroadcasts(request.seq, request.count, request.padBytes);
+      return sendBroadcasts(request.seq, request.count, request.padBytes, request.chat ?? false);
     case 'broadcastCounts':
       return broadcastCounts();
     case 'soakStart':

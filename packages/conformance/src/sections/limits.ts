@@ -1,5 +1,6 @@
 // CONTRACT.md section 4, limits and failure, as seen through a client.
 
+import { randomBytes } from 'node:crypto';
 import { Server } from 'node:net';
 import { CloseCode, closeReasonFor, DEFAULTS, type RealtimeClient, silentLogger, within } from '@socketlab/contract';
 import { describe, expect, it } from 'vitest';
@@ -64,7 +65,9 @@ export function slowConsumer({ h }: GroupContext): void {
         await h.start({ outboundLimit });
         const [sender, reader, slow] = await h.joinAll(3);
         slow.client.pauseReading();
-        const body = 'f'.repeat(messageSize);
+        // Random (base64): a flood even through permessage-deflate, whose window (32 KiB) is
+        // shorter than one message, so no message can lean on the one before it.
+        const body = randomBytes((messageSize * 3) / 4).toString('base64');
         const leave = reader.client.receive('leave', HEAVY);
         // Paced in windows well under the limit, so only the client that stopped reading falls behind.
         // The sender gets two messages per broadcast (its copy and the result): 4 keep it at half the
