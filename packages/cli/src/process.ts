@@ -5,6 +5,8 @@ import { createInterface } from 'node:readline';
 import { READY_PATTERN } from './app.js';
 import { WATCH_PARENT_ENV } from './parent.js';
 
+export { onParentGone, WATCH_PARENT_ENV } from './parent.js';
+
 export interface ServerProcess {
   name: string;
   adapter: string;
@@ -19,11 +21,6 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-/**
- * Starts one server app (apps/<name>) from its TypeScript sources in its own process
- * and resolves once it printed its ready line. Used by the root `pnpm start`, the app
- * tests and the benchmark, so all three start servers the same way a user does.
- */
 export interface StartOptions {
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
@@ -40,6 +37,11 @@ export interface StartOptions {
   detached?: boolean;
 }
 
+/**
+ * Starts one server app (apps/<name>) from its TypeScript sources in its own process
+ * and resolves once it printed its ready line. Used by the root `pnpm start`, the app
+ * tests and the benchmark, so all three start servers the same way a user does.
+ */
 export function startServerProcess(
   appDir: string,
   args: readonly string[] = [],
@@ -100,4 +102,3 @@ export function startServerProcess(
     });
   });
 }
-export { onParentGone, WATCH_PARENT_ENV } from './parent.js';

@@ -6,6 +6,7 @@ import { DEFAULTS, listen } from '@socketlab/contract';
 import type { Logger } from 'pino';
 import { readyLine, type ServerApp } from './app.js';
 import type { ParsedArgs } from './args.js';
+import { onParentGone } from './parent.js';
 
 /** The IPC between the primary and its workers. */
 export const WORKER_MESSAGE = {
@@ -166,6 +167,10 @@ export async function runPrimary(app: ServerApp, parsed: ParsedArgs, logger: Log
       for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP');
     });
   }
+  // Run by pnpm or the root `pnpm start` (parent.ts): gone with it, gracefully, never forced.
+  onParentGone(() => {
+    if (!stopping) stop('SIGTERM');
+  });
 }
 
 /** The URL clients use: the workers' own, or the sticky balancer's port when there is one. */

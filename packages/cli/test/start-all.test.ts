@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const serverApps = readdirSync(join(root, 'apps')).filter((name) => name.endsWith('-server'));
-const BOOT = 90_000;
+const BOOT = 150_000;
 
 interface Run {
   child: ChildProcessWithoutNullStreams;
@@ -164,7 +164,7 @@ describe('the root pnpm start, as typed', () => {
     const bad = pnpm(['start', '--heartbeat', '-5']);
     expect((await within(bad.exited, 60_000, 'pnpm start --heartbeat -5')).code).toBe(2);
     expect(bad.stderr().match(/--heartbeat must be more than 0, got "-5"/g)).toHaveLength(1);
-  }, 120_000);
+  }, 240_000);
 
   it(
     'SIGTERM to the pnpm process (docker stop) takes start-all, every server and the page down',

@@ -305,7 +305,7 @@ export function describeServerApp(appDir: string, adapter: Adapter): void {
         if (adapter.capabilities.closeCodes) expect(closed.code).toBe(CloseCode.goingAway);
         await within(run.exited, 15_000, 'pnpm to exit');
         const { port } = new URL(url);
-        await within(portFreed(Number(port)), 15_000, `port ${port} to be free again`);
+        await portFreed(Number(port), 15_000);
       },
       BOOT * 4,
     );
@@ -344,7 +344,8 @@ export function describeServerApp(appDir: string, adapter: Adapter): void {
 }
 
 /** Resolves once nothing listens on the port any more (the server process has let it go). */
-async function portFreed(port: number): Promise<void> {
+async function portFreed(port: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
   for (;;) {
     const free = await new Promise<boolean>((resolve) => {
       const probe = createServer();
@@ -352,6 +353,7 @@ async function portFreed(port: number): Promise<void> {
       probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
     });
     if (free) return;
+    if (Date.now() > deadline) throw new Error(`port ${port} still in use after ${ms} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

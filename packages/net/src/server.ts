@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import {
   CloseCode,
@@ -157,6 +157,13 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   // the connection is open.
   const onHandshakeSocketError = (error: Error): void => logger.debug({ err: error.message }, 'socket error');
 
+  /** The permessage-deflate parameters accepted for this request's offers, if any. */
+  const negotiate = (headers: IncomingHttpHeaders) => {
+    if (deflateConfig === false) return undefined;
+    const offers = headers['sec-websocket-extensions'];
+    return acceptOffer(Array.isArray(offers) ? offers.join(', ') : offers, deflateConfig);
+  };
+
   /** Undefined standalone without `path`: every path. */
   const path = servedPath(opts, '/');
 
@@ -201,12 +208,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
         refuse(socket, verdict.status, verdict.reason, verdict.headers);
         return;
       }
-      const offers = request.value.headers['sec-websocket-extensions'];
-      const accepted =
-        deflateConfig === false
-          ? undefined
-          : acceptOffer(Array.isArray(offers) ? offers.join(', ') : offers, deflateConfig);
-      upgrade(socket, verdict.key, verdict.protocol, result.rest, accepted);
+      upgrade(socket, verdict.key, verdict.protocol, result.rest, negotiate(request.value.headers));
     };
     socket.on('data', onData);
     // Errors are followed by 'close'; a reset during the handshake must not crash anything.
@@ -227,7 +229,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
       return;
     }
     socket.setNoDelay(true);
-    upgrade(socket, verdict.key, verdict.protocol, head);
+    upgrade(socket, verdict.key, verdict.protocol, head, negotiate(request.headers));
   };
   const appServer = opts.server;
   appServer?.on('upgrade', onAppUpgrade);
