@@ -11,7 +11,7 @@ import {
 } from '@socketlab/contract';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { connect } from '../src/client.js';
 import { Opcode } from '../src/constants.js';
 import { acceptKeyFor } from '../src/handshake.js';
@@ -376,15 +376,32 @@ describe('permessage-deflate: over the wire', () => {
     await expect(connect(url)).rejects.toThrow(/extension not offered/);
   });
 
-  it('interoperates with ws in both directions, compressed both ways', async () => {
-    const srv = await server(true);
-    const netClient = await connect(srv.url, { perMessageDeflate: { threshold: 0, clientMaxWindowBits: 10 } });
-    cleanup.push(() => netClient.terminate());
+  it('net client with a ws server: compressed both ways, with a limited client window', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: { threshold: 0 } });
+    await once(wss, 'listening');
+    cleanup.push(() => new Promise<void>((resolve) => wss.close(() => resolve())));
+    const offers: (string | undefined)[] = [];
+    const received: boolean[] = [];
+    const negotiated: string[] = [];
+    wss.on('connection', (ws, request) => {
+      offers.push(request.headers['sec-websocket-extensions']);
+      negotiated.push(ws.extensions);
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        received.push(isBinary);
+        ws.send(isBinary ? data : data.toString(), { binary: isBinary });
+      });
+    });
+    const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`;
+    const client = await connect(url, { protocols: [], perMessageDeflate: { threshold: 0, clientMaxWindowBits: 10 } });
+    cleanup.push(() => client.terminate());
+    expect(offers).toStrictEqual(['permessage-deflate; client_max_window_bits=10']);
+    expect(negotiated).toStrictEqual(['permessage-deflate']);
     const big = 'ünïcode and repetition '.repeat(300);
-    netClient.send({ type: 'echo', payload: big });
-    expect((await netClient.receive('echo')).payload).toBe(big);
+    client.sendText!(JSON.stringify({ type: 'echo', payload: big }));
+    expect((await client.receive('echo')).payload).toBe(big);
     const bytes = Buffer.alloc(5000, 3);
-    netClient.sendBinary(bytes);
-    expect(Buffer.from((await netClient.receive('binary')).data).equals(bytes)).toBe(true);
+    client.sendBinary(bytes);
+    expect(Buffer.from((await client.receive('binary')).data).equals(bytes)).toBe(true);
+    expect(received).toStrictEqual([false, true]);
   });
 });
