@@ -70,7 +70,7 @@ describe.skipIf(!haveChromium || channels.length === 0)('real browser over TLS',
         ...(channel.mode ? { socketioTransport: channel.mode } : {}),
       });
       await client.evaluate((c) => c.opened);
-      expect(await receive(client, 'welcome')).toEqual({ type: 'welcome', id: expect.any(String) });
+      expect(await receive(client, 'welcome')).toEqual({ type: 'welcome', id: expect.any(String), members: [] });
       const payload = { over: 'tls', text: 'héllo ✓' };
       await client.evaluate((c, p) => c.send({ type: 'echo', payload: p }), payload);
       expect(await receive(client, 'echo')).toEqual({ type: 'echo', payload });
