@@ -256,6 +256,9 @@ function renderStatus(): void {
           ? `engine transport ${protocol}`
           : `subprotocol ${protocol || '(none)'}`,
       );
+      // The browser offers permessage-deflate on every handshake; the server decides.
+      if (protocol !== 'polling')
+        parts.push(connection.extensions ? 'compressed (permessage-deflate)' : 'uncompressed');
     }
     if (selfId) parts.push(`you are ${selfId}`);
   }
