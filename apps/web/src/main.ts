@@ -295,6 +295,9 @@ function renderStatus(): void {
       const protocol = connection.protocol;
       if (connection.spec.transport.client === 'socketio') parts.push(`engine transport ${protocol}`);
       else parts.push(`subprotocol ${protocol || '(none)'}`, `extensions ${connection.extensions || '(none)'}`);
+      // The browser offers permessage-deflate on every handshake; the server decides.
+      if (protocol !== 'polling')
+        parts.push(connection.extensions ? 'compressed (permessage-deflate)' : 'uncompressed');
     }
     if (selfId) parts.push(`you are ${selfId}`);
   }

@@ -64,6 +64,7 @@ describe.skipIf(!haveChromium || available.length === 0)(
           expect(await client.evaluate((c) => window.socketlab.receive(c, 'echo'))).toEqual({ type: 'echo', payload });
         }
         const roundTrip = await client.evaluate((c) => window.socketlab.binaryRoundTrip(c, 200_000));
+
         expect(roundTrip).toMatchObject({ sent: 200_000, received: 200_000, identical: true });
         await client.evaluate((c) => {
           c.close();
