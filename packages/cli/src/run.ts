@@ -1,9 +1,10 @@
 import cluster from 'node:cluster';
+import { format } from 'node:util';
 import { createRedisBus, type RedisBus } from '@socketlab/bus';
 import type { Adapter, RealtimeServer } from '@socketlab/contract';
 import { type Logger, pino } from 'pino';
 import { readyLine, type ServerApp, type StickyTarget, serverApp, stickyTarget } from './app.js';
-import { type ParsedArgs, parseServerArgs, usage } from './args.js';
+import { type LogLevel, type ParsedArgs, parseServerArgs, usage } from './args.js';
 import { runPrimary, WORKER_MESSAGE, type WorkerMessage } from './workers.js';
 
 /**
@@ -28,7 +29,7 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
     process.stdout.write(usage(app));
     return;
   }
-  const rootLogger = pino({ name: app.name, level: parsed.verbose ? 'debug' : 'warn' }, pino.destination(2));
+  const rootLogger = createLogger(app.name, parsed.logLevel);
   if (parsed.workers > 1 && cluster.isPrimary) {
     await runPrimary(app, parsed, rootLogger);
     return;
@@ -91,6 +92,25 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
       if (message?.type === WORKER_MESSAGE.shutdown) stop('primary');
     });
   }
+}
+
+/**
+ * The app's pino logger on stderr, with ISO timestamps. Libraries that write to the console
+ * themselves (ioredis warns with console.warn) are routed through it, so stderr stays one
+ * JSON object a line and stdout keeps only the ready line.
+ */
+export function createLogger(name: string, level: LogLevel): Logger {
+  const logger = pino({ name, level, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination(2));
+  const route =
+    (write: (obj: object, msg: string) => void) =>
+    (...args: unknown[]): void =>
+      write({ source: 'console' }, format(...args));
+  console.error = route((obj, msg) => logger.error(obj, msg));
+  console.warn = route((obj, msg) => logger.warn(obj, msg));
+  console.info = route((obj, msg) => logger.info(obj, msg));
+  console.log = route((obj, msg) => logger.info(obj, msg));
+  console.debug = route((obj, msg) => logger.debug(obj, msg));
+  return logger;
 }
 
 /** Connects the Redis bus before the server listens; exits 1 with one clear line if it cannot. */
