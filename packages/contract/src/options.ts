@@ -1,5 +1,6 @@
 import type { Bus } from './bus.js';
 import { type Logger, silentLogger } from './logger.js';
+import type { HttpEndpoints, ServerObserver } from './operations.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -61,6 +62,10 @@ export interface ServerOptions {
   /** Cross-process delivery of broadcasts, joins and leaves; default: this process only. */
   bus?: Bus;
   logger?: Logger;
+  /** Told of connections, messages, refusals, drops and timeouts (the apps' metrics); default none. */
+  observer?: ServerObserver;
+  /** Plain HTTP requests the app answers on this server's port (the apps' /healthz, /metrics). */
+  httpEndpoints?: HttpEndpoints;
 }
 
 /** The permessage-deflate parameters a server accepts (RFC 7692 section 7.1) and how it compresses. */
@@ -111,8 +116,12 @@ export function resolvePerMessageDeflate(
   return merged;
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'bus' | 'perMessageDeflate'>> & {
+export type ResolvedServerOptions = Required<
+  Omit<ServerOptions, 'bus' | 'perMessageDeflate' | 'observer' | 'httpEndpoints'>
+> & {
   bus: Bus | undefined;
+  observer: ServerObserver | undefined;
+  httpEndpoints: HttpEndpoints | undefined;
   perMessageDeflate: Required<PerMessageDeflateOptions> | false;
 };
 
@@ -144,6 +153,8 @@ export function resolveServerOptions(
     perMessageDeflate: resolvePerMessageDeflate(merged.perMessageDeflate),
     bus: merged.bus,
     logger: merged.logger ?? silentLogger,
+    observer: merged.observer,
+    httpEndpoints: merged.httpEndpoints,
   };
 }
 

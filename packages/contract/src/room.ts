@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Bus, BusEvent } from './bus.js';
+import { encodeServerText } from './codec.js';
 import { type Decoded, decodeClientEvent, decodeClientText } from './decode.js';
 import { Heartbeat } from './heartbeat.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { ConnectionId, ServerMessage } from './messages.js';
+import { reportHeartbeatTimeout, type ServerObserver } from './operations.js';
 import { DEFAULTS } from './options.js';
 
 /** A fresh connection id, unique across processes (72 random bits). */
@@ -29,6 +32,17 @@ export interface RoomTransport<C> {
    * heartbeat of its own: the room then runs CONTRACT.md section 4's heartbeat for them.
    */
   heartbeat?: { ping(conn: C): void; terminate(conn: C): void };
+  /**
+   * The adapter reports wire bytes to the observer itself (socket.io: engine.io packets);
+   * otherwise the room counts each text message's JSON and each binary message's bytes.
+   */
+  countsOwnBytes?: boolean;
+}
+
+/** One member of the room. */
+interface Member {
+  id: ConnectionId;
+  remoteAddress: string | undefined;
 }
 
 export interface RoomOptions {
@@ -37,6 +51,7 @@ export interface RoomOptions {
   heartbeatInterval?: number;
   bus?: Bus | undefined;
   logger?: Logger;
+  observer?: ServerObserver | undefined;
 }
 
 /**
@@ -48,10 +63,13 @@ export interface RoomOptions {
 export class Room<C> {
   /** Identifies this room on a bus, so its own events are not delivered twice. */
   readonly id = newConnectionId();
-  private readonly members = new Map<C, ConnectionId>();
+  private readonly members = new Map<C, Member>();
   private readonly outboundLimit: number;
   private readonly bus: Bus | undefined;
   private readonly logger: Logger;
+  private readonly observer: ServerObserver | undefined;
+  /** Whether the room counts bytes for the observer (see `countsOwnBytes`). */
+  private readonly countBytes: boolean;
   private readonly unsubscribe: (() => void) | undefined;
   private readonly heartbeat: Heartbeat<C> | undefined;
   private peakBuffered = 0;
@@ -63,12 +81,15 @@ export class Room<C> {
     this.outboundLimit = options.outboundLimit ?? DEFAULTS.outboundLimit;
     this.bus = options.bus;
     this.logger = options.logger ?? silentLogger;
+    this.observer = options.observer;
+    this.countBytes = this.observer !== undefined && !transport.countsOwnBytes;
     const probe = transport.heartbeat;
     if (probe) {
       this.heartbeat = new Heartbeat<C>(options.heartbeatInterval ?? DEFAULTS.heartbeatInterval, {
         ping: (conn) => probe.ping(conn),
         terminate: (conn) => {
-          this.logger.info({ id: this.idOf(conn) }, 'heartbeat timeout: terminating');
+          const member = this.members.get(conn);
+          reportHeartbeatTimeout({ logger: this.logger, observer: this.observer }, member?.id, member?.remoteAddress);
           probe.terminate(conn);
         },
       });
@@ -86,7 +107,12 @@ export class Room<C> {
   }
 
   idOf(conn: C): ConnectionId | undefined {
-    return this.members.get(conn);
+    return this.members.get(conn)?.id;
+  }
+
+  /** The peer's address as the adapter gave it to `add`. */
+  remoteAddressOf(conn: C): string | undefined {
+    return this.members.get(conn)?.remoteAddress;
   }
 
   connections(): C[] {
@@ -108,29 +134,32 @@ export class Room<C> {
   }
 
   /** A connection is open: welcome it, then tell everyone else it joined. */
-  add(conn: C, id: ConnectionId = newConnectionId()): ConnectionId {
-    this.members.set(conn, id);
+  add(conn: C, id: ConnectionId = newConnectionId(), remoteAddress?: string): ConnectionId {
+    this.members.set(conn, { id, remoteAddress });
     this.heartbeat?.track(conn);
-    this.logger.debug({ id, connections: this.members.size }, 'connection joined');
+    this.logger.debug({ id, remoteAddress, connections: this.members.size }, 'connection joined');
+    this.observer?.connectionOpened?.(remoteAddress);
     this.sendTo(conn, { type: 'welcome', id });
     this.fanout({ type: 'join', id }, conn);
-    this.bus?.publish({ kind: 'join', origin: this.id, id });
+    this.publish({ kind: 'join', origin: this.id, id });
     return id;
   }
 
   /** A connection ended, for any reason: everyone left gets `leave`. Idempotent. */
   remove(conn: C): void {
-    const id = this.members.get(conn);
-    if (id === undefined) return;
+    const member = this.members.get(conn);
+    if (member === undefined) return;
+    const { id, remoteAddress } = member;
     this.members.delete(conn);
     this.heartbeat?.untrack(conn);
-    this.logger.debug({ id, connections: this.members.size }, 'connection left');
+    this.logger.debug({ id, remoteAddress, connections: this.members.size }, 'connection left');
     this.fanout({ type: 'leave', id });
-    this.bus?.publish({ kind: 'leave', origin: this.id, id });
+    this.publish({ kind: 'leave', origin: this.id, id });
   }
 
   /** One text message from a WebSocket client. */
   receiveText(conn: C, text: string): void {
+    if (this.countBytes && this.members.has(conn)) this.observer?.bytesIn?.('text', Buffer.byteLength(text));
     this.receive(conn, decodeClientText(text));
   }
 
@@ -143,29 +172,40 @@ export class Room<C> {
   receiveBinary(conn: C, data: Uint8Array): void {
     if (!this.members.has(conn)) return;
     this.heartbeat?.alive(conn);
+    if (this.observer) {
+      this.observer.messageIn?.('binary');
+      this.observer.messageOut?.('binary', 1);
+      if (this.countBytes) {
+        this.observer.bytesIn?.('binary', data.byteLength);
+        this.observer.bytesOut?.('binary', data.byteLength);
+      }
+    }
     this.transport.sendBinary(conn, data);
     this.checkBuffered(conn);
   }
 
   receive(conn: C, decoded: Decoded): void {
-    const from = this.members.get(conn);
+    const from = this.members.get(conn)?.id;
     if (from === undefined) return;
     this.heartbeat?.alive(conn);
     if (!decoded.ok) {
+      this.observer?.messageIn?.('invalid');
+      this.observer?.badRequest?.();
       this.sendTo(conn, { type: 'error', code: 'bad_request', message: decoded.reason });
       return;
     }
     const { message } = decoded;
+    this.observer?.messageIn?.(message.type);
     if (message.type === 'echo') {
       this.sendTo(conn, { type: 'echo', payload: message.payload });
       return;
     }
-    const recipients = this.fanout({ type: 'broadcast', from, payload: message.payload });
+    const recipients = this.timedFanout({ type: 'broadcast', from, payload: message.payload });
     // The sender's own copy went out in the fan-out above, so it precedes the result.
     if (this.members.has(conn)) {
       this.sendTo(conn, { type: 'broadcastResult', payload: message.payload, recipients });
     }
-    this.bus?.publish({ kind: 'broadcast', origin: this.id, from, payload: message.payload });
+    this.publish({ kind: 'broadcast', origin: this.id, from, payload: message.payload });
   }
 
   /** Stops the heartbeat and listening to the bus; the adapter closes the connections. */
@@ -176,9 +216,10 @@ export class Room<C> {
 
   private deliverRemote(event: BusEvent): void {
     if (event.origin === this.id) return;
+    this.observer?.busReceived?.(event.kind);
     switch (event.kind) {
       case 'broadcast':
-        this.fanout({ type: 'broadcast', from: event.from, payload: event.payload });
+        this.timedFanout({ type: 'broadcast', from: event.from, payload: event.payload });
         return;
       case 'join':
       case 'leave':
@@ -189,7 +230,30 @@ export class Room<C> {
 
   private sendTo(conn: C, message: ServerMessage): void {
     this.transport.send(conn, message);
+    this.countOut(message, 1);
     this.checkBuffered(conn);
+  }
+
+  private publish(event: BusEvent): void {
+    if (!this.bus) return;
+    this.bus.publish(event);
+    this.observer?.busPublished?.(event.kind);
+  }
+
+  /** A broadcast's fan-out, timed for the observer's histogram. */
+  private timedFanout(message: ServerMessage): number {
+    if (!this.observer?.fanout) return this.fanout(message);
+    const started = performance.now();
+    const recipients = this.fanout(message);
+    this.observer.fanout((performance.now() - started) / 1000, recipients);
+    return recipients;
+  }
+
+  /** `count` copies of `message` went out; bytes as the WebSocket adapters' JSON text. */
+  private countOut(message: ServerMessage, count: number): void {
+    if (!this.observer) return;
+    this.observer.messageOut?.(message.type, count);
+    if (this.countBytes) this.observer.bytesOut?.('text', Buffer.byteLength(encodeServerText(message)) * count);
   }
 
   /** Sends to every member (but `except`); returns how many it was handed to. */
@@ -202,6 +266,7 @@ export class Room<C> {
     } else {
       for (const conn of targets) this.transport.send(conn, message);
     }
+    this.countOut(message, targets.length);
     // Drop slow consumers only after the loop, so a leave cannot interleave the fan-out.
     let slow: C[] | undefined;
     for (const conn of targets) {
@@ -222,9 +287,13 @@ export class Room<C> {
   }
 
   private drop(conn: C): void {
-    const id = this.members.get(conn);
-    if (id === undefined) return;
-    this.logger.warn({ id, limit: this.outboundLimit }, 'slow consumer dropped');
+    const member = this.members.get(conn);
+    if (member === undefined) return;
+    this.logger.warn(
+      { id: member.id, remoteAddress: member.remoteAddress, limit: this.outboundLimit },
+      'slow consumer dropped',
+    );
+    this.observer?.slowConsumerDropped?.();
     this.transport.dropSlowConsumer(conn);
     this.remove(conn);
   }

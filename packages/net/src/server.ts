@@ -6,9 +6,12 @@ import {
   DEFAULTS,
   encodeServerText,
   type RealtimeServer,
+  type RefusalReason,
   Room,
   type RoomTransport,
   refuse,
+  reportClosed,
+  reportRefusal,
   resolveServerOptions,
   type ServerOptions,
   serve,
@@ -16,7 +19,7 @@ import {
 } from '@socketlab/contract';
 import { Connection, type ConnectionListener } from './connection.js';
 import { Opcode } from './constants.js';
-import { HeadReader, parseRequestHead, switchingProtocols } from './handshake.js';
+import { HeadReader, parseRequestHead, plainHttpAnswer, switchingProtocols } from './handshake.js';
 import { encodeFrame } from './sender.js';
 
 /** Room transport over hand-made connections; a fan-out frames its message once. */
@@ -67,7 +70,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     // Leave as soon as the closing handshake is done (or the connection failed), not when a
     // peer that never sends its FIN is finally destroyed.
     finished(conn, code) {
-      logger.debug({ id: room.idOf(conn), code }, 'connection closed');
+      reportClosed(opts, { id: room.idOf(conn), code, remoteAddress: room.remoteAddressOf(conn) });
       room.remove(conn);
     },
     closed(conn) {
@@ -86,7 +89,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
       listener,
     });
     connections.add(conn);
-    room.add(conn);
+    room.add(conn, undefined, socket.remoteAddress);
     conn.start(rest);
     socket.uncork();
   };
@@ -97,6 +100,27 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   const onHandshakeSocketError = (error: Error): void => logger.debug({ err: error.message }, 'socket error');
 
   /** Reads the request head by hand: incrementally, bounded in size and in time. */
+  const refused = (socket: Socket, reason: RefusalReason, status: number, origin?: string, why?: string): void =>
+    reportRefusal(opts, { reason, status, remoteAddress: socket.remoteAddress, origin }, why);
+
+  /** A plain request the app answers itself (/healthz, /metrics); false when it is not one. */
+  const answerEndpoint = (socket: Socket, method: string, url: string): boolean => {
+    const endpoint = opts.httpEndpoints?.({ method, url, remoteAddress: socket.remoteAddress });
+    if (!endpoint) return false;
+    endpoint.then(
+      (answer) => {
+        if (socket.writable) socket.end(plainHttpAnswer(answer.status, answer.headers, answer.body));
+        // A peer that never reads must not hold the socket open.
+        setTimeout(() => socket.destroy(), 1_000).unref();
+      },
+      (error: unknown) => {
+        logger.error({ err: (error as Error).message, url }, 'endpoint failed');
+        refuse(socket, 500, 'internal error');
+      },
+    );
+    return true;
+  };
+
   const handshake = (socket: Socket): void => {
     handshaking.add(socket);
     const reader = new HeadReader(DEFAULTS.maxHeadSize);
@@ -110,7 +134,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     };
     const timer = setTimeout(() => {
       settle();
-      logger.debug({}, 'handshake timeout');
+      refused(socket, 'timeout', 408);
       refuse(socket, 408, 'request head not complete within the handshake timeout');
     }, opts.handshakeTimeout);
     timer.unref();
@@ -119,17 +143,29 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
       if (result.kind === 'incomplete') return;
       settle();
       if (result.kind === 'tooLarge') {
+        refused(socket, 'head_too_large', 431);
         refuse(socket, 431, 'request head too large');
         return;
       }
       const request = parseRequestHead(result.head);
       if (!request.ok) {
+        refused(socket, 'malformed', 400, undefined, request.reason);
         refuse(socket, 400, `malformed HTTP request: ${request.reason}`);
         return;
       }
       const verdict = checkUpgrade(request.value, opts);
       if (!verdict.ok) {
-        logger.debug({ status: verdict.status, reason: verdict.reason }, 'handshake refused');
+        if (verdict.refusal === 'not_upgrade' && answerEndpoint(socket, request.value.method, request.value.path)) {
+          return;
+        }
+        const origin = request.value.headers.origin;
+        refused(
+          socket,
+          verdict.refusal,
+          verdict.status,
+          typeof origin === 'string' ? origin : undefined,
+          verdict.reason,
+        );
         refuse(socket, verdict.status, verdict.reason, verdict.headers);
         return;
       }

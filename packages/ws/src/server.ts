@@ -7,9 +7,12 @@ import {
   DEFAULTS,
   encodeServerText,
   guardHttpServer,
+  newConnectionId,
   type RealtimeServer,
   Room,
   type RoomTransport,
+  remoteAddressOf,
+  reportClosed,
   resolveServerOptions,
   type ServerOptions,
   SUBPROTOCOL,
@@ -72,6 +75,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   const upgraded = new Set<Socket>();
   const handshaking = guardHttpServer(httpServer, opts, (request, socket, head) => {
     wss.handleUpgrade(request, socket, head, (ws) => {
+      // Read now: a destroyed socket no longer knows its peer.
+      const remoteAddress = remoteAddressOf(socket);
+      const id = newConnectionId();
       upgraded.add(socket as Socket);
       socket.once('close', () => upgraded.delete(socket as Socket));
       ws.on('error', (error) => logger.debug({ id: room.idOf(ws), err: error.message }, 'connection error'));
@@ -79,7 +85,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
       // when a peer that never sends its FIN is finally gone.
       onServerEnded(socket as Socket, () => room.remove(ws));
       ws.on('close', (code) => {
-        logger.debug({ id: room.idOf(ws), code }, 'connection closed');
+        reportClosed(opts, { id, code, remoteAddress });
         room.remove(ws);
       });
       ws.on('pong', () => room.pong(ws));
@@ -88,7 +94,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
         if (isBinary) room.receiveBinary(ws, bytes);
         else room.receiveText(ws, bytes.toString('utf8'));
       });
-      room.add(ws);
+      room.add(ws, id, remoteAddress);
     });
   });
 
