@@ -1,11 +1,13 @@
 import cluster from 'node:cluster';
+import type { Server as HttpServer } from 'node:http';
 import { format } from 'node:util';
 import { createRedisBus, type RedisBus } from '@socketlab/bus';
-import type { Adapter, RealtimeServer } from '@socketlab/contract';
+import { type Adapter, listen, type RealtimeServer, serverUrl } from '@socketlab/contract';
 import { type Logger, pino } from 'pino';
-import { readyLine, type ServerApp, type StickyTarget, serverApp, stickyTarget } from './app.js';
+import { metricsLine, readyLine, type ServerApp, type StickyTarget, serverApp, stickyTarget } from './app.js';
 import { type LogLevel, type ParsedArgs, parseServerArgs, usage } from './args.js';
-import { runPrimary, WORKER_MESSAGE, type WorkerMessage } from './workers.js';
+import { createAppMetrics, createMetricsServer, publicPortEndpoints } from './metrics.js';
+import { PUBLIC_PORT_ENV, runPrimary, WORKER_MESSAGE, type WorkerMessage } from './workers.js';
 
 /**
  * Runs the server app of `adapter`, named and ported by its transport catalog row: parse
@@ -39,11 +41,25 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
   const sticky = worker !== undefined && app.stickySessions;
 
   const bus = parsed.redisUrl === undefined ? undefined : await connectBus(app, parsed, logger);
-  let server: RealtimeServer;
+  let server: RealtimeServer | undefined;
+  let stopping = false;
+  const metrics = createAppMetrics(
+    { adapter: app.adapter.name, connections: () => server?.connectionCount ?? 0, bus, stopping: () => stopping },
+    worker ? { worker: String(worker.id) } : {},
+  );
+  // With --metrics-port they move to their own listener; otherwise loopback peers get them here.
+  const httpEndpoints = parsed.metrics.port === undefined ? publicPortEndpoints(metrics) : undefined;
   try {
     // A sticky worker gets its connections from the primary, which owns the public port.
     const port = sticky ? 0 : parsed.options.port;
-    server = await app.adapter.createServer({ ...parsed.options, port, bus, logger });
+    server = await app.adapter.createServer({
+      ...parsed.options,
+      port,
+      bus,
+      logger,
+      observer: metrics.observer,
+      ...(httpEndpoints ? { httpEndpoints } : {}),
+    });
   } catch (error) {
     const { code, message, syscall } = error as NodeJS.ErrnoException;
     const where = `${parsed.options.host}:${parsed.options.port}`;
@@ -54,16 +70,39 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
     if (syscall !== 'listen' && syscall !== 'bind') return await fail(app, `cannot start: ${message}`);
     return await fail(app, `cannot listen on ${where}: ${code === 'EADDRINUSE' ? 'address already in use' : message}`);
   }
+  const metricsServer = parsed.metrics.port === undefined ? undefined : createMetricsServer(metrics);
+  let metricsUrl: string | undefined;
+  if (metricsServer) {
+    const { host } = parsed.metrics;
+    const port = parsed.metrics.port ?? 0;
+    try {
+      metricsUrl = serverUrl('http', host, await listen(metricsServer, port, host));
+    } catch (error) {
+      const { code, message } = error as NodeJS.ErrnoException;
+      await server.close();
+      await bus?.close();
+      return await fail(
+        app,
+        `cannot listen on ${host}:${port} for metrics: ${code === 'EADDRINUSE' ? 'address already in use' : message}`,
+      );
+    }
+  }
+  // A worker's own port is internal (sticky sessions) or shared: its logs name the public one.
+  const publicUrl = new URL(server.url);
+  const publicPort = worker ? process.env[PUBLIC_PORT_ENV] : undefined;
+  if (publicPort) publicUrl.port = publicPort;
+  logger.info({ url: publicUrl.toString(), ...(metricsUrl ? { metrics: metricsUrl } : {}) }, 'serving');
   if (worker) {
     if (sticky) await setupStickyWorker(stickyTarget(app, server));
-    tellPrimary({ type: WORKER_MESSAGE.ready, url: server.url });
+    tellPrimary({ type: WORKER_MESSAGE.ready, url: server.url, ...(metricsUrl ? { metricsUrl } : {}) });
   } else {
     // Before the ready line: whoever reads it may send SIGUSR2 at once.
     installMemoryProbe();
+    if (metricsUrl) process.stdout.write(metricsLine(app, metricsUrl));
     process.stdout.write(readyLine(app, server.url));
   }
 
-  let stopping = false;
+  const running = server;
   const stop = (signal: NodeJS.Signals | 'primary'): void => {
     if (stopping) {
       // A worker hears Ctrl-C from the terminal and from its primary: only a real repeat forces.
@@ -72,11 +111,13 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
       process.exit(1);
     }
     stopping = true;
-    logger.info({ signal, connections: server.connectionCount }, 'shutting down');
-    server
+    logger.info({ signal, connections: running.connectionCount }, 'shutting down');
+    running
       .close()
       // The leaves of the clients just closed go out before the bus closes.
       .then(() => bus?.close())
+      // Health answers 503 until here: a load balancer sees the shutdown while it lasts.
+      .then(() => (metricsServer ? closeMetricsServer(metricsServer) : undefined))
       .then(
         () => process.exit(0),
         (error: unknown) => {
@@ -136,6 +177,12 @@ async function fail(app: ServerApp, message: string): Promise<never> {
     process.stderr.write(`${app.name}: ${message}\n`);
   }
   process.exit(1);
+}
+
+function closeMetricsServer(server: HttpServer): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  return closed;
 }
 
 function tellPrimary(message: WorkerMessage, then?: () => void): void {

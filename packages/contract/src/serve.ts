@@ -47,7 +47,8 @@ export async function serve<C>(parts: ServeParts<C>): Promise<RealtimeServer> {
   );
   room.startHeartbeat();
   const url = serverUrl(parts.scheme, options.host, port);
-  logger.info({ url }, 'listening');
+  // The app logs the URL its clients use (a cluster worker's own port is internal).
+  logger.debug({ url }, 'listening');
   let closing: Promise<void> | undefined;
   return {
     url,
