@@ -92,9 +92,12 @@ export function parseServerArgs(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
 ): ParsedArgs {
-  const fromEnv = environmentArgs(argv, env);
+  // `pnpm --filter X start -- --port 1` hands the app a leading `--`, after which parseArgs
+  // would take every flag for a positional.
+  const flags = argv[0] === '--' ? argv.slice(1) : argv;
+  const fromEnv = environmentArgs(flags, env);
   try {
-    return parseFlags(spec, [...fromEnv.args, ...argv]);
+    return parseFlags(spec, [...fromEnv.args, ...flags]);
   } catch (error) {
     // Say where a bad value came from when it came from the environment.
     const message = (error as Error).message;

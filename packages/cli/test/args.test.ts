@@ -170,3 +170,12 @@ describe('environment variables', () => {
     expect(text).not.toContain('SOCKETLAB_HELP');
   });
 });
+
+describe('through pnpm', () => {
+  it('takes the flags after the leading -- that `pnpm --filter X start -- ...` passes on', () => {
+    expect(parseServerArgs(spec, ['--', '--port', '0', '--log-level', 'info'], {})).toMatchObject({
+      options: { port: 0 },
+      logLevel: 'info',
+    });
+  });
+});

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { startServerProcess } from '@socketlab/cli/process';
 import { type Adapter, CloseCode, HandshakeError, type RealtimeClient, within } from '@socketlab/contract';
 import { afterEach, describe, expect, it } from 'vitest';
+import { describeOperations } from './operations.js';
 import { closePayload, Opcode, RawPeer } from './raw.js';
 
 const BOOT = 60_000;
@@ -162,6 +163,7 @@ export function describeServerApp(appDir: string, adapter: Adapter): void {
       BOOT,
     );
   });
+  describeOperations(appDir, adapter);
 }
 
 function runToExit(appDir: string, args: string[]): Promise<{ code: number | null; stderr: string }> {

@@ -20,6 +20,7 @@ import {
   shutdownWebSocketServer,
 } from '@socketlab/contract';
 import { WebSocket, WebSocketServer } from 'ws';
+import { closeCodeOfError } from './errors.js';
 
 /** Room transport over ws: encode once per fan-out, let ws frame. */
 const transport: RoomTransport<WebSocket> = {
@@ -80,12 +81,16 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
       const id = newConnectionId();
       upgraded.add(socket as Socket);
       socket.once('close', () => upgraded.delete(socket as Socket));
-      ws.on('error', (error) => logger.debug({ id: room.idOf(ws), err: error.message }, 'connection error'));
+      let failedWith: number | undefined;
+      ws.on('error', (error: Error & { code?: string }) => {
+        failedWith ??= closeCodeOfError(error.code);
+        logger.debug({ id, err: error.message }, 'connection error');
+      });
       // The room is left when the closing handshake is done or the connection failed, not
       // when a peer that never sends its FIN is finally gone.
       onServerEnded(socket as Socket, () => room.remove(ws));
       ws.on('close', (code) => {
-        reportClosed(opts, { id, code, remoteAddress });
+        reportClosed(opts, { id, code: failedWith ?? code, remoteAddress });
         room.remove(ws);
       });
       ws.on('pong', () => room.pong(ws));
