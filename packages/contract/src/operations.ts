@@ -107,8 +107,12 @@ export function reportRefusal(opts: Reporting, refusal: Refusal, why?: string): 
   opts.observer?.handshakeRefused?.(refusal);
 }
 
-/** Close codes an operator wants to see (a client's protocol error, bad UTF-8, an oversized message). */
-const NOTEWORTHY_CLOSES: ReadonlySet<number | string> = new Set([1002, 1007, 1009]);
+/**
+ * Closes an operator wants to see: a client's protocol error, bad UTF-8, an oversized message
+ * (1002, 1007, 1009), and socket.io's reasons for the same (its websocket failed, a packet it
+ * could not parse).
+ */
+const NOTEWORTHY_CLOSES: ReadonlySet<number | string> = new Set([1002, 1007, 1009, 'transport error', 'parse error']);
 
 /** A connection closed: the observer, and an info line for 1002/1007/1009 (debug otherwise). */
 export function reportClosed(opts: Reporting, closing: Closing, detail: object = {}): void {
