@@ -358,7 +358,7 @@ export function describeOperations(appDir: string, adapter: Adapter): void {
     );
 
     it(
-      "routes ioredis' own console warnings through the JSON log",
+      "routes ioredis' own console warnings through the JSON log; workers log the public port",
       async (context) => {
         const unreachable = await probeRedis();
         if (unreachable !== undefined) {
@@ -369,7 +369,18 @@ export function describeOperations(appDir: string, adapter: Adapter): void {
         // A password the Redis does not need: ioredis warns about it with console.warn.
         const url = new URL(TEST_REDIS_URL);
         url.password = 'not-needed';
-        const app = await start(['--port', '0', '--redis-url', url.toString(), '--redis-prefix', `ops-${process.pid}`]);
+        const app = await start([
+          '--port',
+          '0',
+          '--workers',
+          '2',
+          '--log-level',
+          'info',
+          '--redis-url',
+          url.toString(),
+          '--redis-prefix',
+          `ops-${process.pid}-${adapter.name}`,
+        ]);
         const warning = await app.logged(
           (l) => typeof l.msg === 'string' && l.msg.includes('does not require a password'),
           "ioredis' warning",
@@ -379,8 +390,11 @@ export function describeOperations(appDir: string, adapter: Adapter): void {
         expect(health.bus).toBe('connected');
         const scraped = await scrape(httpBase(app.url));
         expect(scraped.value('socketlab_bus_up')).toBe(1);
+        // Each worker names the port clients use, not its own (sticky sessions: an internal one).
+        const serving = app.logs().filter((l) => l.msg === 'serving');
+        expect(serving.map((l) => l.worker).sort()).toEqual([1, 2]);
+        for (const line of serving) expect(new URL(String(line.url)).port).toBe(String(app.port));
         // logs() has read every line as JSON: nothing plain among them.
-        expect(app.logs().length).toBeGreaterThan(0);
       },
       BOOT,
     );
