@@ -30,6 +30,8 @@ describe('resolveServerOptions', () => {
       perMessageDeflate: false,
       bus: undefined,
       logger: silentLogger,
+      observer: undefined,
+      httpEndpoints: undefined,
     });
     expect(resolved.logger).toBe(silentLogger);
     expect(resolveServerOptions({})).toStrictEqual(resolved);
@@ -66,6 +68,8 @@ describe('resolveServerOptions', () => {
       perMessageDeflate: { ...PER_MESSAGE_DEFLATE_DEFAULTS, threshold: 0, serverNoContextTakeover: true },
       bus,
       logger,
+      observer: {},
+      httpEndpoints: () => undefined,
     };
     const resolved = resolveServerOptions(options);
     expect(resolved).toStrictEqual(options);
@@ -102,6 +106,8 @@ describe('resolveServerOptions', () => {
       perMessageDeflate: undefined,
       bus: undefined,
       logger: undefined,
+      observer: undefined,
+      httpEndpoints: undefined,
     };
     expect(resolveServerOptions(allUndefined)).toStrictEqual(resolveServerOptions());
     // e.g. a CLI that passes `requireProtocol: flags.requireProtocol` without the flag
