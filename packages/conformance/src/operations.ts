@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { isCI, probeRedis, TEST_REDIS_URL } from '@socketlab/bus/testing';
 import { METRICS_PATTERN, READY_PATTERN } from '@socketlab/cli';
-import { type Adapter, CloseCode, HandshakeError, type RealtimeClient, within } from '@socketlab/contract';
+import { type Adapter, CloseCode, HandshakeError, within } from '@socketlab/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parsePrometheusText } from './prometheus.js';
 

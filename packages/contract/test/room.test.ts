@@ -173,7 +173,10 @@ describe('Room observer', () => {
     let deliver: ((event: BusEvent) => void) | undefined;
     const bus = {
       publish: () => {},
-      subscribe: (handler: (event: BusEvent) => void) => ((deliver = handler), () => {}),
+      subscribe: (handler: (event: BusEvent) => void) => {
+        deliver = handler;
+        return () => {};
+      },
     };
     const room = new Room(transport, { observer, bus, outboundLimit: 10 });
     const a = new Conn();
