@@ -172,7 +172,7 @@ async function scrape(base: string) {
 export function describeOperations(appDir: string, adapter: Adapter): void {
   const name = appDir.split('/').at(-1) ?? appDir;
   describe(`operations: ${name}`, () => {
-    const cleanups: (() => Promise<unknown> | void)[] = [];
+    const cleanups: (() => unknown)[] = [];
     afterEach(async () => {
       for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
     });
