@@ -9,9 +9,12 @@ import {
   guardHttpServer,
   httpServerFor,
   keepAcceptableDeflateOffers,
+  newConnectionId,
   type RealtimeServer,
   Room,
   type RoomTransport,
+  remoteAddressOf,
+  reportClosed,
   resolveServerOptions,
   type ServerOptions,
   SUBPROTOCOL,
@@ -21,6 +24,7 @@ import {
   wsLibraryDeflate,
 } from '@socketlab/contract';
 import { WebSocket, WebSocketServer } from 'ws';
+import { closeCodeOfError } from './errors.js';
 
 /**
  * Room transport over ws: encode once per fan-out, let ws frame. ws applies its own compression
@@ -105,14 +109,21 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     keepAcceptableDeflateOffers(request.headers, opts.perMessageDeflate);
     wss.handleUpgrade(request, socket, head, (ws) => {
       sendContractCloseReasons(ws);
+      // Read now: a destroyed socket no longer knows its peer.
+      const remoteAddress = remoteAddressOf(socket);
+      const id = newConnectionId();
       upgraded.add(socket as Socket);
       socket.once('close', () => upgraded.delete(socket as Socket));
-      ws.on('error', (error) => logger.debug({ id: room.idOf(ws), err: error.message }, 'connection error'));
+      let failedWith: number | undefined;
+      ws.on('error', (error: Error & { code?: string }) => {
+        failedWith ??= closeCodeOfError(error.code);
+        logger.debug({ id, err: error.message }, 'connection error');
+      });
       // The room is left when the closing handshake is done or the connection failed, not
       // when a peer that never sends its FIN is finally gone.
       onServerEnded(socket as Socket, () => room.remove(ws));
       ws.on('close', (code) => {
-        logger.debug({ id: room.idOf(ws), code }, 'connection closed');
+        reportClosed(opts, { id, code: failedWith ?? code, remoteAddress });
         room.remove(ws);
       });
       ws.on('pong', () => room.pong(ws));
@@ -121,7 +132,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
         if (isBinary) room.receiveBinary(ws, bytes);
         else room.receiveText(ws, bytes.toString('utf8'));
       });
-      room.add(ws);
+      room.add(ws, id, remoteAddress);
     });
   });
 
