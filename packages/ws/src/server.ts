@@ -4,7 +4,6 @@ import {
   CloseCode,
   CloseReason,
   closeReasonFor,
-  DEFAULTS,
   encodeServerText,
   guardHttpServer,
   httpServerFor,
