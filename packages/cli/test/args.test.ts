@@ -259,3 +259,19 @@ describe('through pnpm', () => {
     });
   });
 });
+
+describe('environment variables with the command line as pnpm passes it', () => {
+  it('puts the variables before a command line that starts with -- and keeps its negative values', () => {
+    const env = { SOCKETLAB_PORT: '0', SOCKETLAB_HEARTBEAT: '5s' };
+    expect(parseServerArgs(spec, ['--', '--heartbeat', '2s'], env).options).toMatchObject({
+      port: 0,
+      heartbeatInterval: 2000,
+    });
+    expect(() => parseServerArgs(spec, ['--', '--heartbeat', '-5'], env)).toThrow(/--heartbeat must be more than 0/);
+  });
+  it('refuses an empty variable like an empty flag, naming the variable', () => {
+    expect(() => parseServerArgs(spec, [], { SOCKETLAB_HOST: '' })).toThrow(
+      /--host needs a value, got an empty one.*\(from SOCKETLAB_HOST\)/,
+    );
+  });
+});
