@@ -115,6 +115,9 @@ function startWithPnpm(appDir: string, args: string[], env: NodeJS.ProcessEnv = 
   });
 }
 
+/** `start` runs the built app (`node dist/main.js`); `dev` runs its sources. */
+const APP_ENTRY = /\b(dist\/main\.js|src\/main\.ts)\b/;
+
 /** The server app's node process under pnpm (and the shell it may run the script in). */
 function appPid(pnpmPid: number): number {
   const table = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' })
@@ -132,7 +135,7 @@ function appPid(pnpmPid: number): number {
       }
     }
   }
-  const runs = table.filter((row) => below.has(row.pid) && row.pid !== pnpmPid && /src\/main\.ts/.test(row.args));
+  const runs = table.filter((row) => below.has(row.pid) && row.pid !== pnpmPid && APP_ENTRY.test(row.args));
   // The shell that runs the script names the entry too: the app is the one with no such child.
   const app = runs.find((row) => !runs.some((other) => other.ppid === row.pid));
   if (!app) throw new Error(`no server app process under pnpm (pid ${pnpmPid})`);
