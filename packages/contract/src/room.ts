@@ -18,11 +18,32 @@ export function newConnectionId(): ConnectionId {
 /**
  * What an adapter gives the room: how to put a message on one connection, and how full
  * that connection's outbound buffer is. Everything the contract says happens in the room.
+ * A WebSocket adapter takes each message as the contract's JSON text (`TextRoomTransport`);
+ * one with an encoding of its own (socket.io events) takes the message (`MessageRoomTransport`).
  */
-export interface RoomTransport<C> {
+export type RoomTransport<C> = TextRoomTransport<C> | MessageRoomTransport<C>;
+
+/**
+ * The room encodes each message once (`encodeServerText`), for every recipient of a fan-out,
+ * and counts the observer's bytes on that same text.
+ */
+export interface TextRoomTransport<C> extends TransportBase<C> {
+  sendText(conn: C, text: string): void;
+  /** Optional fan-out that frames (or compresses) the text once for all recipients. */
+  sendTextToMany?(conns: readonly C[], text: string): void;
+}
+
+/**
+ * The transport encodes the message itself, so it reports its own wire bytes to the observer,
+ * if at all (socket.io: engine.io packets); the room counts messages only.
+ */
+export interface MessageRoomTransport<C> extends TransportBase<C> {
   send(conn: C, message: ServerMessage): void;
-  /** Optional fan-out that encodes (or frames) the message once for all recipients. */
+  /** Optional fan-out that encodes the message once for all recipients. */
   sendToMany?(conns: readonly C[], message: ServerMessage): void;
+}
+
+interface TransportBase<C> {
   sendBinary(conn: C, data: Uint8Array): void;
   /** Bytes queued for this connection and not yet handed to the kernel. */
   bufferedAmount(conn: C): number;
@@ -33,11 +54,6 @@ export interface RoomTransport<C> {
    * heartbeat of its own: the room then runs CONTRACT.md section 4's heartbeat for them.
    */
   heartbeat?: { ping(conn: C): void; terminate(conn: C): void };
-  /**
-   * The adapter reports wire bytes to the observer itself (socket.io: engine.io packets);
-   * otherwise the room counts each text message's JSON and each binary message's bytes.
-   */
-  countsOwnBytes?: boolean;
 }
 
 /** One member of the room. */
@@ -85,8 +101,11 @@ export class Room<C> {
   private readonly bus: Bus | undefined;
   private readonly logger: Logger;
   private readonly observer: ServerObserver | undefined;
-  /** Whether the room counts bytes for the observer (see `countsOwnBytes`). */
+  /** Whether the room counts bytes for the observer: with a text transport. */
   private readonly countBytes: boolean;
+  /** Exactly one of these is set: how messages go out. */
+  private readonly text: TextRoomTransport<C> | undefined;
+  private readonly messages: MessageRoomTransport<C> | undefined;
   private readonly unsubscribe: (() => void) | undefined;
   private readonly heartbeat: Heartbeat<C> | undefined;
   private peakBuffered = 0;
@@ -101,7 +120,9 @@ export class Room<C> {
     this.clock = options.clock ?? (() => performance.now());
     this.lastCheck = this.clock();
     this.observer = options.observer;
-    this.countBytes = this.observer !== undefined && !transport.countsOwnBytes;
+    if ('sendText' in transport) this.text = transport;
+    else this.messages = transport;
+    this.countBytes = this.observer !== undefined && this.text !== undefined;
     const probe = transport.heartbeat;
     if (probe) {
       this.heartbeat = new Heartbeat<C>(options.heartbeatInterval ?? DEFAULTS.heartbeatInterval, {
@@ -340,8 +361,14 @@ export class Room<C> {
   }
 
   private sendTo(conn: C, message: ServerMessage): void {
-    this.transport.send(conn, message);
-    this.countOut(message, 1);
+    if (this.text) {
+      const text = encodeServerText(message);
+      this.text.sendText(conn, text);
+      this.countOut(message, 1, text);
+    } else {
+      this.messages!.send(conn, message);
+      this.countOut(message, 1);
+    }
     this.checkBuffered(conn);
   }
 
@@ -360,11 +387,11 @@ export class Room<C> {
     return recipients;
   }
 
-  /** `count` copies of `message` went out; bytes as the WebSocket adapters' JSON text. */
-  private countOut(message: ServerMessage, count: number): void {
+  /** `count` copies of `message` went out, as `text` when the room encoded it. */
+  private countOut(message: ServerMessage, count: number, text?: string): void {
     if (!this.observer) return;
     this.observer.messageOut?.(message.type, count);
-    if (this.countBytes) this.observer.bytesOut?.('text', Buffer.byteLength(encodeServerText(message)) * count);
+    if (this.countBytes && text !== undefined) this.observer.bytesOut?.('text', Buffer.byteLength(text) * count);
   }
 
   /** Sends to every member (but `except`); returns how many it was handed to. */
@@ -372,12 +399,17 @@ export class Room<C> {
     const targets: C[] = [];
     for (const conn of this.members.keys()) if (conn !== except) targets.push(conn);
     if (targets.length === 0) return 0;
-    if (this.transport.sendToMany) {
-      this.transport.sendToMany(targets, message);
+    let text: string | undefined;
+    if (this.text) {
+      text = encodeServerText(message);
+      if (this.text.sendTextToMany) this.text.sendTextToMany(targets, text);
+      else for (const conn of targets) this.text.sendText(conn, text);
     } else {
-      for (const conn of targets) this.transport.send(conn, message);
+      const messages = this.messages!;
+      if (messages.sendToMany) messages.sendToMany(targets, message);
+      else for (const conn of targets) messages.send(conn, message);
     }
-    this.countOut(message, targets.length);
+    this.countOut(message, targets.length, text);
     // Drop slow consumers only after the loop, so a leave cannot interleave the fan-out.
     let slow: C[] | undefined;
     for (const conn of targets) {

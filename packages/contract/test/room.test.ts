@@ -15,8 +15,8 @@ class Conn {
   dropped = false;
 }
 const transport: RoomTransport<Conn> = {
-  // What the wire would carry, parsed back: payloads arrive as the exact text sent.
-  send: (conn, message) => conn.got.push(JSON.parse(encodeServerText(message)) as ServerMessage),
+  // What the wire carries, parsed back: payloads arrive as the exact text sent.
+  sendText: (conn, text) => conn.got.push(JSON.parse(text) as ServerMessage),
   sendBinary: (conn, data) => conn.got.push(data),
   bufferedAmount: (conn) => conn.buffered,
   dropSlowConsumer: (conn) => {
@@ -202,13 +202,41 @@ describe('Room observer', () => {
     expect(calls.at(-1)).toBe('published leave');
   });
 
-  it('leaves the bytes to a transport that counts its own', () => {
+  it('counts the bytes of the one text a fan-out hands the transport', () => {
     const { calls, observer } = recording();
-    const room = new Room({ ...transport, countsOwnBytes: true }, { observer });
+    const texts: string[] = [];
+    const room = new Room(
+      {
+        ...transport,
+        sendTextToMany: (conns, text) => {
+          texts.push(text);
+          for (const conn of conns) transport.sendText(conn, text);
+        },
+      },
+      { observer },
+    );
+    const [a, b] = [new Conn(), new Conn()];
+    room.add(a, 'A');
+    room.add(b, 'B');
+    texts.length = 0;
+    calls.length = 0;
+    // Not ASCII: the UTF-8 bytes, not the string's length.
+    room.receiveText(a, '{"type":"broadcast","payload":"héllo ✓"}');
+    expect(texts).toEqual([encodeServerText({ type: 'broadcast', from: 'A', payload: 'héllo ✓' })]);
+    expect(calls).toContain(`bytesOut text ${Buffer.byteLength(texts[0]!) * 2}`);
+    expect(b.got.at(-1)).toEqual({ type: 'broadcast', from: 'A', payload: 'héllo ✓' });
+  });
+
+  it('leaves the bytes to a transport that encodes messages itself (socket.io)', () => {
+    const { calls, observer } = recording();
+    const got: ServerMessage[] = [];
+    const { sendText: _, ...base } = transport;
+    const room = new Room({ ...base, send: (_conn, message) => got.push(message) }, { observer });
     const a = new Conn();
     room.add(a, 'A');
     room.receiveText(a, '{"type":"echo","payload":1}');
     expect(calls.filter((c) => c.startsWith('bytes'))).toEqual([]);
     expect(calls).toContain('out echo 1');
+    expect(got.map((message) => message.type)).toEqual(['welcome', 'echo']);
   });
 });

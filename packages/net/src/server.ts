@@ -5,7 +5,6 @@ import {
   CloseReason,
   checkUpgrade,
   DEFAULTS,
-  encodeServerText,
   isOnPath,
   netServerFor,
   type RealtimeServer,
@@ -71,8 +70,8 @@ function compressOnce(deflate: PerMessageDeflate, bytes: Buffer): QueuedFrame {
 
 /** Room transport over hand-made connections. */
 const transport: RoomTransport<Connection> = {
-  send: (conn, message) => conn.sendText(encodeServerText(message)),
-  sendToMany: (conns, message) => broadcast(conns, encodeServerText(message)),
+  sendText: (conn, text) => conn.sendText(text),
+  sendTextToMany: (conns, text) => broadcast(conns, text),
   sendBinary: (conn, data) => conn.sendBinary(data),
   bufferedAmount: (conn) => conn.bufferedAmount,
   dropSlowConsumer: (conn) => {

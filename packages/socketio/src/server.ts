@@ -218,6 +218,7 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
   io.bind(engine);
   const namespace = io.of('/');
 
+  // socket.io encodes the messages (events): its wire bytes are counted on engine.io's packets (countPacket).
   const transport: RoomTransport<Socket> = {
     send: (socket, message) => emitTo(socket, message),
     sendToMany: (sockets, message) => {
@@ -232,8 +233,6 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
       throw new Error('socket.io carries binary inside event payloads only');
     },
     bufferedAmount: (socket) => meters.get(socket.conn)?.bufferedAmount(socket.conn) ?? 0,
-    // Counted on engine.io's packets (OutboundMeter, the packet listener): the bytes on the wire.
-    countsOwnBytes: true,
     dropSlowConsumer: (socket) => {
       // Best effort disconnect packet (it will sit behind the backlog), then free the backlog.
       socket.disconnect(true);

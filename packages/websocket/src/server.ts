@@ -2,7 +2,6 @@ import type { Socket } from 'node:net';
 import {
   CloseCode,
   CloseReason,
-  encodeServerText,
   guardHttpServer,
   type HandshakeVerdict,
   httpServerFor,
@@ -38,11 +37,10 @@ const KEEPALIVE_TIMEOUT_DESCRIPTION = 'Peer not responding.';
 const transport: RoomTransport<Connection> = {
   // A connection in its closing handshake is still in the room until its close event;
   // the library would write after end() and fail the socket, so skip it.
-  send: (connection, message) => {
-    if (connection.connected) connection.sendUTF(encodeServerText(message));
+  sendText: (connection, text) => {
+    if (connection.connected) connection.sendUTF(text);
   },
-  sendToMany: (connections, message) => {
-    const text = encodeServerText(message);
+  sendTextToMany: (connections, text) => {
     for (const connection of connections) if (connection.connected) connection.sendUTF(text);
   },
   sendBinary: (connection, data) => {

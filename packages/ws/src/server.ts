@@ -4,7 +4,6 @@ import {
   CloseCode,
   CloseReason,
   closeReasonFor,
-  encodeServerText,
   guardHttpServer,
   httpServerFor,
   keepAcceptableDeflateOffers,
@@ -26,19 +25,16 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { closeCodeOfError } from './errors.js';
 
 /**
- * Room transport over ws: encode once per fan-out, let ws frame. ws applies its own compression
+ * Room transport over ws: the room encodes once per fan-out, ws frames. ws applies its own compression
  * threshold only without context takeover (with it, it compresses every message), so the
  * contract's threshold is applied here, per message.
  */
 function transportFor(threshold: number): RoomTransport<WebSocket> {
   const compress = (bytes: number) => bytes >= threshold;
   return {
-    send: (ws, message) => {
-      const text = encodeServerText(message);
-      ws.send(text, { compress: compress(Buffer.byteLength(text)) });
-    },
-    sendToMany: (sockets, message) => {
-      const data = Buffer.from(encodeServerText(message));
+    sendText: (ws, text) => ws.send(text, { compress: compress(Buffer.byteLength(text)) }),
+    sendTextToMany: (sockets, text) => {
+      const data = Buffer.from(text);
       const options = { binary: false, compress: compress(data.length) };
       for (const ws of sockets) ws.send(data, options);
     },
