@@ -46,9 +46,10 @@ export class BenchServer {
       contender.appDir,
       [...SERVER_FLAGS, ...(contender.serverFlags ?? []), ...extraArgs],
       {
-      env,
-      timeoutMs: 60_000,
-    });
+        env,
+        timeoutMs: 60_000,
+      },
+    );
     return new BenchServer(process, cpuProfileDir !== undefined);
   }
 

@@ -45,3 +45,8 @@ export const READY_PATTERN = /^(\S+) \((\S+)\) listening on (\S+)$/;
 
 export const readyLine = (app: ServerApp, url: string): string =>
   `${app.name} (${app.adapter.name}) listening on ${url}\n`;
+
+/** With --metrics-port: printed on stdout just before the ready line. */
+export const METRICS_PATTERN = /^(\S+) metrics on (\S+)$/;
+
+export const metricsLine = (app: ServerApp, url: string): string => `${app.name} metrics on ${url}\n`;

@@ -21,6 +21,10 @@ export interface ParsedArgs {
   /** Processes serving the port; 1 means this process serves it alone. */
   workers: number;
   verbose: boolean;
+  /** pino level: `warn` (default), `info` or `debug` (`--verbose` is `debug`). */
+  logLevel: LogLevel;
+  /** Where /healthz and /metrics are served: `port` undefined means on the public port. */
+  metrics: { port: number | undefined; host: string };
   help: boolean;
   /** --port was on the command line (the root `pnpm start` gives it its own meaning). */
   portGiven: boolean;
@@ -33,6 +37,9 @@ export interface TlsFiles {
   keyFile: string;
   caFile: string | undefined;
 }
+
+export const LOG_LEVELS = ['warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const FLAGS = {
   port: { type: 'string', short: 'p' },
@@ -56,6 +63,9 @@ const FLAGS = {
   'tls-ca': { type: 'string' },
   'per-message-deflate': { type: 'boolean' },
   'per-message-deflate-threshold': { type: 'string' },
+  'log-level': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string' },
 } as const;
 
 export function usage(spec: ServerAppSpec): string {
@@ -92,19 +102,41 @@ Flags:
       --per-message-deflate-threshold SIZE
                               with --per-message-deflate: smaller messages go uncompressed
                               (default ${PER_MESSAGE_DEFLATE_DEFAULTS.threshold}B)
-  -v, --verbose               log every connection event (logs are JSON on stderr)
+      --log-level L           warn (default), info (refusals, protocol closes, drops, timeouts,
+                              bus outages) or debug (every connection event); JSON on stderr
+  -v, --verbose               the same as --log-level debug
+      --metrics-port N        serve /healthz and /metrics on this port instead of the public
+                              one (0 picks a free one; the line "metrics on URL" says which)
+      --metrics-host H        interface for --metrics-port (default 127.0.0.1); without
+                              --metrics-port they answer loopback peers only
   -h, --help                  show this text
-`;
+${environmentUsage()}`;
 }
 
 /** Parses argv into server options; throws an Error whose message says what was wrong. */
-export function parseServerArgs(spec: ServerAppSpec, argv: readonly string[]): ParsedArgs {
-  const { values, positionals } = parseArgs({
-    args: negativeValuesAttached(withoutLeadingSeparator(argv)),
-    options: FLAGS,
-    strict: true,
-    allowPositionals: true,
-  });
+export function parseServerArgs(
+  spec: ServerAppSpec,
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ParsedArgs {
+  const flags = negativeValuesAttached(withoutLeadingSeparator(argv));
+  // The environment's flags go first: one given on the command line keeps its variable out.
+  const fromEnv = environmentArgs(flags, env);
+  try {
+    return parseFlags(spec, [...fromEnv.args, ...flags]);
+  } catch (error) {
+    // Say where a bad value came from when it came from the environment.
+    const message = (error as Error).message;
+    const source =
+      fromEnv.names.find(([flag]) => message.includes(`--${flag}`)) ??
+      fromEnv.names.find(([, variable]) => message.includes(`"${env[variable]}"`));
+    if (source) (error as Error).message = `${message} (from ${source[1]})`;
+    throw error;
+  }
+}
+
+function parseFlags(spec: ServerAppSpec, argv: readonly string[]): ParsedArgs {
+  const { values, positionals } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: true });
   if (positionals.length > 0) throw new Error(`unexpected argument "${positionals[0]}"`);
   for (const [name, value] of Object.entries(values)) {
     const texts = Array.isArray(value) ? value : [value];
@@ -162,13 +194,23 @@ export function parseServerArgs(spec: ServerAppSpec, argv: readonly string[]): P
   if (values['tls-ca'] !== undefined && certFile === undefined)
     throw new Error('--tls-ca needs --tls-cert and --tls-key');
   const tls = certFile && keyFile ? { certFile, keyFile, caFile: values['tls-ca'] } : undefined;
+  const logLevel = values['log-level'] ?? 'warn';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new RangeError(`--log-level "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const verbose = values.verbose ?? false;
   return {
     tls,
     options,
     redisUrl,
     redisPrefix,
     workers,
-    verbose: values.verbose ?? false,
+    verbose,
+    logLevel: verbose ? 'debug' : (logLevel as LogLevel),
+    metrics: {
+      port: values['metrics-port'] === undefined ? undefined : parsePort(values['metrics-port']),
+      host: values['metrics-host'] ?? DEFAULTS.host,
+    },
     help: values.help ?? false,
     portGiven: values.port !== undefined,
   };
@@ -206,6 +248,74 @@ const STRING_FLAGS = new Set(Object.entries(FLAGS).flatMap(([name, flag]) => (fl
 const SHORT_FLAGS = new Map<string, string>(
   Object.entries(FLAGS).flatMap(([name, flag]) => ('short' in flag ? [[`-${flag.short}`, name] as const] : [])),
 );
+
+/** Flags with no environment variable: asking for help is not configuration. */
+const NOT_FROM_ENV: ReadonlySet<string> = new Set(['help']);
+
+/** `max-payload` -> `SOCKETLAB_MAX_PAYLOAD`. */
+export function environmentName(flag: string): string {
+  return `SOCKETLAB_${flag.toUpperCase().replaceAll('-', '_')}`;
+}
+
+const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
+const FALSE_WORDS = new Set(['0', 'false', 'no', 'off', '']);
+
+/**
+ * Every flag of the table read from its environment variable, as flag tokens that go before
+ * the command line's: a flag given on the command line (or its `no-` twin) keeps its env
+ * variable out, so the flag wins. Lists (`--origin`) are comma-separated; booleans are
+ * 1/true/yes/on or 0/false/no/off.
+ */
+function environmentArgs(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): { args: string[]; names: [flag: string, variable: string][] } {
+  const given = new Set<string>();
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options: FLAGS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    given.add(token.name);
+    given.add(token.name.startsWith('no-') ? token.name.slice(3) : `no-${token.name}`);
+  }
+  const args: string[] = [];
+  const names: [string, string][] = [];
+  for (const [flag, spec] of Object.entries(FLAGS) as [string, { type: string; multiple?: boolean }][]) {
+    const variable = environmentName(flag);
+    const value = env[variable];
+    if (value === undefined || given.has(flag) || NOT_FROM_ENV.has(flag)) continue;
+    names.push([flag, variable]);
+    if (spec.type === 'boolean') {
+      const word = value.trim().toLowerCase();
+      if (TRUE_WORDS.has(word)) args.push(`--${flag}`);
+      else if (!FALSE_WORDS.has(word)) {
+        throw new RangeError(`${variable}="${value}" is not a boolean (1, true, yes, on or 0, false, no, off)`);
+      }
+    } else if (spec.multiple) {
+      for (const item of value.split(',')) if (item.trim() !== '') args.push(`--${flag}=${item.trim()}`);
+    } else {
+      args.push(`--${flag}=${value}`);
+    }
+  }
+  return { args, names };
+}
+
+/** The environment part of --help, from the flag table (so every flag added there is listed). */
+function environmentUsage(): string {
+  const lines = Object.keys(FLAGS)
+    .filter((flag) => !NOT_FROM_ENV.has(flag))
+    .map((flag) => `  ${`--${flag}`.padEnd(26)}  ${environmentName(flag)}`);
+  return `
+Environment: every flag also reads a variable (the flag on the command line wins);
+lists are comma-separated, booleans 1/true or 0/false:
+${lines.join('\n')}
+`;
+}
 
 function positiveDuration(flag: string, text: string): number {
   if (text.trim().startsWith('-')) throw new RangeError(`${flag} must be more than 0, got "${text}"`);

@@ -1,12 +1,15 @@
 import cluster from 'node:cluster';
+import type { Server as HttpServer } from 'node:http';
+import { format } from 'node:util';
 import { createRedisBus, type RedisBus } from '@socketlab/bus';
-import { type Adapter, DEFAULTS, type RealtimeServer, type TlsOptions } from '@socketlab/contract';
+import { type Adapter, DEFAULTS, listen, type RealtimeServer, serverUrl, type TlsOptions } from '@socketlab/contract';
 import { type Logger, pino } from 'pino';
-import { readyLine, type ServerApp, type StickyTarget, serverApp, stickyTarget } from './app.js';
-import { type ParsedArgs, parseServerArgs, usage } from './args.js';
+import { metricsLine, readyLine, type ServerApp, type StickyTarget, serverApp, stickyTarget } from './app.js';
+import { type LogLevel, type ParsedArgs, parseServerArgs, usage } from './args.js';
+import { createAppMetrics, createMetricsServer, publicPortEndpoints } from './metrics.js';
 import { onParentGone } from './parent.js';
 import { loadTls } from './tls.js';
-import { runPrimary, WORKER_MESSAGE, type WorkerMessage } from './workers.js';
+import { PUBLIC_PORT_ENV, runPrimary, WORKER_MESSAGE, type WorkerMessage } from './workers.js';
 
 /**
  * Runs the server app of `adapter`, named and ported by its transport catalog row: parse
@@ -30,7 +33,7 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
     process.stdout.write(usage(app));
     return;
   }
-  const rootLogger = pino({ name: app.name, level: parsed.verbose ? 'debug' : 'warn' }, pino.destination(2));
+  const rootLogger = createLogger(app.name, parsed.logLevel);
   // Read (and checked) before anything starts: an unreadable or mismatched pair is one line, exit 1.
   let tls: TlsOptions | undefined;
   if (parsed.tls) {
@@ -56,11 +59,26 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
   const sticky = worker !== undefined && app.stickySessions;
 
   const bus = parsed.redisUrl === undefined ? undefined : await connectBus(app, parsed, logger);
-  let server: RealtimeServer;
+  let server: RealtimeServer | undefined;
+  let stopping = false;
+  const metrics = createAppMetrics(
+    { adapter: app.adapter.name, connections: () => server?.connectionCount ?? 0, bus, stopping: () => stopping },
+    worker ? { worker: String(worker.id) } : {},
+  );
+  // With --metrics-port they move to their own listener; otherwise loopback peers get them here.
+  const httpEndpoints = parsed.metrics.port === undefined ? publicPortEndpoints(metrics) : undefined;
   try {
     // A sticky worker gets its connections from the primary, which owns the public port.
     const port = sticky ? 0 : parsed.options.port;
-    server = await app.adapter.createServer({ ...parsed.options, port, bus, logger, ...(tls ? { tls } : {}) });
+    server = await app.adapter.createServer({
+      ...parsed.options,
+      port,
+      bus,
+      logger,
+      observer: metrics.observer,
+      ...(httpEndpoints ? { httpEndpoints } : {}),
+      ...(tls ? { tls } : {}),
+    });
   } catch (error) {
     const { code, message, syscall } = error as NodeJS.ErrnoException;
     const where = `${parsed.options.host}:${parsed.options.port}`;
@@ -71,16 +89,39 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
     if (syscall !== 'listen' && syscall !== 'bind') return await fail(app, `cannot start: ${message}`);
     return await fail(app, `cannot listen on ${where}: ${code === 'EADDRINUSE' ? 'address already in use' : message}`);
   }
+  const metricsServer = parsed.metrics.port === undefined ? undefined : createMetricsServer(metrics);
+  let metricsUrl: string | undefined;
+  if (metricsServer) {
+    const { host } = parsed.metrics;
+    const port = parsed.metrics.port ?? 0;
+    try {
+      metricsUrl = serverUrl('http', host, await listen(metricsServer, port, host));
+    } catch (error) {
+      const { code, message } = error as NodeJS.ErrnoException;
+      await server.close();
+      await bus?.close();
+      return await fail(
+        app,
+        `cannot listen on ${host}:${port} for metrics: ${code === 'EADDRINUSE' ? 'address already in use' : message}`,
+      );
+    }
+  }
+  // A worker's own port is internal (sticky sessions) or shared: its logs name the public one.
+  const publicUrl = new URL(server.url);
+  const publicPort = worker ? process.env[PUBLIC_PORT_ENV] : undefined;
+  if (publicPort) publicUrl.port = publicPort;
+  logger.info({ url: publicUrl.toString(), ...(metricsUrl ? { metrics: metricsUrl } : {}) }, 'serving');
   if (worker) {
     if (sticky) await setupStickyWorker(stickyTarget(app, server));
-    tellPrimary({ type: WORKER_MESSAGE.ready, url: server.url });
+    tellPrimary({ type: WORKER_MESSAGE.ready, url: server.url, ...(metricsUrl ? { metricsUrl } : {}) });
   } else {
     // Before the ready line: whoever reads it may send SIGUSR2 at once.
     installMemoryProbe();
+    if (metricsUrl) process.stdout.write(metricsLine(app, metricsUrl));
     process.stdout.write(readyLine(app, server.url));
   }
 
-  let stopping = false;
+  const running = server;
   const stop = (signal: NodeJS.Signals | 'primary' | 'parent'): void => {
     if (stopping) {
       // A worker hears Ctrl-C from the terminal and from its primary: only a real repeat forces.
@@ -89,11 +130,13 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
       process.exit(1);
     }
     stopping = true;
-    logger.info({ signal, connections: server.connectionCount }, 'shutting down');
-    server
+    logger.info({ signal, connections: running.connectionCount }, 'shutting down');
+    running
       .close()
       // The leaves of the clients just closed go out before the bus closes.
       .then(() => bus?.close())
+      // Health answers 503 until here: a load balancer sees the shutdown while it lasts.
+      .then(() => (metricsServer ? closeMetricsServer(metricsServer) : undefined))
       .then(
         () => process.exit(0),
         (error: unknown) => {
@@ -112,7 +155,7 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
     // New handshakes get the new pair; open connections keep theirs. A bad pair keeps the old one.
     process.on('SIGHUP', () => {
       loadTls(files)
-        .then((next) => server.reloadTls(next))
+        .then((next) => running.reloadTls(next))
         .catch((error: unknown) =>
           logger.error({ err: (error as Error).message }, 'TLS reload failed: keeping the old certificate'),
         );
@@ -123,6 +166,25 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
       if (message?.type === WORKER_MESSAGE.shutdown) stop('primary');
     });
   }
+}
+
+/**
+ * The app's pino logger on stderr, with ISO timestamps. Libraries that write to the console
+ * themselves (ioredis warns with console.warn) are routed through it, so stderr stays one
+ * JSON object a line and stdout keeps only the ready line.
+ */
+export function createLogger(name: string, level: LogLevel): Logger {
+  const logger = pino({ name, level, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination(2));
+  const route =
+    (write: (obj: object, msg: string) => void) =>
+    (...args: unknown[]): void =>
+      write({ source: 'console' }, format(...args));
+  console.error = route((obj, msg) => logger.error(obj, msg));
+  console.warn = route((obj, msg) => logger.warn(obj, msg));
+  console.info = route((obj, msg) => logger.info(obj, msg));
+  console.log = route((obj, msg) => logger.info(obj, msg));
+  console.debug = route((obj, msg) => logger.debug(obj, msg));
+  return logger;
 }
 
 /** Connects the Redis bus before the server listens; exits 1 with one clear line if it cannot. */
@@ -150,6 +212,12 @@ async function fail(app: ServerApp, message: string): Promise<never> {
     process.stderr.write(`${app.name}: ${message}\n`);
   }
   process.exit(1);
+}
+
+function closeMetricsServer(server: HttpServer): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  return closed;
 }
 
 function tellPrimary(message: WorkerMessage, then?: () => void): void {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createRedisBus } from '@socketlab/bus';
 import { DEFAULTS, listen } from '@socketlab/contract';
 import type { Logger } from 'pino';
-import { readyLine, type ServerApp } from './app.js';
+import { metricsLine, readyLine, type ServerApp } from './app.js';
 import type { ParsedArgs } from './args.js';
 import { onParentGone } from './parent.js';
 
@@ -18,8 +18,11 @@ export const WORKER_MESSAGE = {
   shutdown: 'socketlab:shutdown',
 } as const;
 
+/** The port clients use, handed to each worker so its logs name it, not the worker's own. */
+export const PUBLIC_PORT_ENV = 'SOCKETLAB_INTERNAL_PUBLIC_PORT';
+
 export type WorkerMessage =
-  | { type: typeof WORKER_MESSAGE.ready; url: string }
+  | { type: typeof WORKER_MESSAGE.ready; url: string; metricsUrl?: string }
   | { type: typeof WORKER_MESSAGE.failed; message: string }
   | { type: typeof WORKER_MESSAGE.shutdown };
 
@@ -76,8 +79,11 @@ export async function runPrimary(app: ServerApp, parsed: ParsedArgs, logger: Log
   /** Replacements that failed in a row: each waits twice as long (Redis may be down). */
   let failedReplacements = 0;
 
+  // Known before any worker starts: the balancer's port; without one the workers share the
+  // public port (node:cluster), which is their own.
+  const env = balancer ? { [PUBLIC_PORT_ENV]: String((balancer.address() as AddressInfo).port) } : {};
   const fork = (): Worker => {
-    const worker = cluster.fork();
+    const worker = cluster.fork(env);
     worker.on('message', (message: WorkerMessage) => {
       if (message?.type === WORKER_MESSAGE.failed && !stopping) {
         if (ready) {
@@ -100,6 +106,7 @@ export async function runPrimary(app: ServerApp, parsed: ParsedArgs, logger: Log
       }
       if (readyUrls.size < count) return;
       ready = true;
+      if (message.metricsUrl) process.stdout.write(metricsLine(app, message.metricsUrl));
       process.stdout.write(readyLine(app, publicUrl(message.url, balancer)));
       logger.info({ workers: count }, 'all workers listening');
     });

@@ -184,3 +184,94 @@ describe('--per-message-deflate', () => {
     expect(text).toContain('--per-message-deflate-threshold SIZE');
   });
 });
+
+describe('log level and metrics flags', () => {
+  it('is warn by default; --log-level picks info or debug; --verbose is debug', () => {
+    expect(parseServerArgs(spec, [], {}).logLevel).toBe('warn');
+    expect(parseServerArgs(spec, ['--log-level', 'info'], {}).logLevel).toBe('info');
+    expect(parseServerArgs(spec, ['--log-level', 'debug'], {}).logLevel).toBe('debug');
+    expect(parseServerArgs(spec, ['--verbose'], {}).logLevel).toBe('debug');
+    expect(() => parseServerArgs(spec, ['--log-level', 'loud'], {})).toThrow(/--log-level "loud" is not one of/);
+  });
+  it('keeps /healthz and /metrics on the public port unless --metrics-port', () => {
+    expect(parseServerArgs(spec, [], {}).metrics).toEqual({ port: undefined, host: '127.0.0.1' });
+    expect(parseServerArgs(spec, ['--metrics-port', '0', '--metrics-host', '::1'], {}).metrics).toEqual({
+      port: 0,
+      host: '::1',
+    });
+    expect(() => parseServerArgs(spec, ['--metrics-port', 'x'], {})).toThrow(/not a port/);
+  });
+});
+
+describe('environment variables', () => {
+  it('reads every kind of flag from SOCKETLAB_*', () => {
+    const parsed = parseServerArgs(spec, [], {
+      SOCKETLAB_PORT: '0',
+      SOCKETLAB_ORIGIN: 'https://a.example, https://b.example',
+      SOCKETLAB_MAX_PAYLOAD: '64KiB',
+      SOCKETLAB_REQUIRE_PROTOCOL: 'true',
+      SOCKETLAB_REDIS_URL: 'redis://127.0.0.1:6379',
+      SOCKETLAB_LOG_LEVEL: 'info',
+      SOCKETLAB_VERBOSE: '0',
+      SOCKETLAB_HELP: '1',
+    });
+    expect(parsed.options).toMatchObject({
+      port: 0,
+      allowedOrigins: ['https://a.example', 'https://b.example'],
+      maxPayload: 65536,
+      requireProtocol: true,
+    });
+    expect(parsed).toMatchObject({ redisUrl: 'redis://127.0.0.1:6379', logLevel: 'info', help: false });
+  });
+  it('lets the flag win over its variable, a no- twin included', () => {
+    const env = { SOCKETLAB_PORT: '4000', SOCKETLAB_ORIGIN: 'https://env.example', SOCKETLAB_REQUIRE_PROTOCOL: '1' };
+    const parsed = parseServerArgs(spec, ['--port=5000', '--origin', '*', '--no-require-protocol'], env);
+    expect(parsed.options).toMatchObject({ port: 5000, allowedOrigins: ['*'], requireProtocol: false });
+    expect(parseServerArgs(spec, ['-p', '6000'], env).options.port).toBe(6000);
+  });
+  it('names the variable a bad value came from', () => {
+    expect(() => parseServerArgs(spec, [], { SOCKETLAB_PORT: 'eighty' })).toThrow(
+      /"eighty" is not a port.*\(from SOCKETLAB_PORT\)/,
+    );
+    expect(() => parseServerArgs(spec, [], { SOCKETLAB_VERBOSE: 'maybe' })).toThrow(
+      /SOCKETLAB_VERBOSE="maybe" is not a boolean/,
+    );
+  });
+  it('lists every flag and its variable in --help', () => {
+    const text = usage(spec);
+    for (const [flag, variable] of [
+      ['--port', 'SOCKETLAB_PORT'],
+      ['--redis-url', 'SOCKETLAB_REDIS_URL'],
+      ['--no-require-protocol', 'SOCKETLAB_NO_REQUIRE_PROTOCOL'],
+      ['--metrics-port', 'SOCKETLAB_METRICS_PORT'],
+    ]) {
+      expect(text).toMatch(new RegExp(`^  ${flag} +${variable}$`, 'm'));
+    }
+    expect(text).not.toContain('SOCKETLAB_HELP');
+  });
+});
+
+describe('through pnpm', () => {
+  it('takes the flags after the leading -- that `pnpm --filter X start -- ...` passes on', () => {
+    expect(parseServerArgs(spec, ['--', '--port', '0', '--log-level', 'info'], {})).toMatchObject({
+      options: { port: 0 },
+      logLevel: 'info',
+    });
+  });
+});
+
+describe('environment variables with the command line as pnpm passes it', () => {
+  it('puts the variables before a command line that starts with -- and keeps its negative values', () => {
+    const env = { SOCKETLAB_PORT: '0', SOCKETLAB_HEARTBEAT: '5s' };
+    expect(parseServerArgs(spec, ['--', '--heartbeat', '2s'], env).options).toMatchObject({
+      port: 0,
+      heartbeatInterval: 2000,
+    });
+    expect(() => parseServerArgs(spec, ['--', '--heartbeat', '-5'], env)).toThrow(/--heartbeat must be more than 0/);
+  });
+  it('refuses an empty variable like an empty flag, naming the variable', () => {
+    expect(() => parseServerArgs(spec, [], { SOCKETLAB_HOST: '' })).toThrow(
+      /--host needs a value, got an empty one.*\(from SOCKETLAB_HOST\)/,
+    );
+  });
+});

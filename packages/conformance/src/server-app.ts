@@ -9,6 +9,7 @@ import { READY_PATTERN } from '@socketlab/cli';
 import { startServerProcess } from '@socketlab/cli/process';
 import { type Adapter, CloseCode, eventually, HandshakeError, type RealtimeClient, within } from '@socketlab/contract';
 import { afterEach, describe, expect, it } from 'vitest';
+import { describeOperations } from './operations.js';
 import { runPnpm, spawnPnpm } from './pnpm.js';
 import { closePayload, Opcode, RawPeer, upgradeRequestText } from './raw.js';
 import { testTls } from './tls.js';
@@ -341,6 +342,7 @@ export function describeServerApp(appDir: string, adapter: Adapter): void {
       BOOT,
     );
   });
+  describeOperations(appDir, adapter);
 }
 
 /** Resolves once nothing listens on the port any more (the server process has let it go). */

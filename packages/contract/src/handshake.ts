@@ -1,3 +1,4 @@
+import type { RefusalReason } from './operations.js';
 import { SUBPROTOCOL } from './options.js';
 import { isOriginAllowed } from './origin.js';
 
@@ -16,7 +17,7 @@ export interface HandshakePolicy {
 
 export type HandshakeVerdict =
   | { ok: true; protocol: string | undefined; key: string }
-  | { ok: false; status: number; reason: string; headers?: Record<string, string> };
+  | { ok: false; status: number; reason: string; refusal: RefusalReason; headers?: Record<string, string> };
 
 const KEY_PATTERN = /^[A-Za-z0-9+/]{22}==$/;
 
@@ -33,30 +34,43 @@ export function checkUpgrade(request: UpgradeRequest, policy: HandshakePolicy): 
   if (upgrade === undefined) {
     return {
       ok: false,
+      refusal: 'not_upgrade',
       status: 426,
       reason: 'this is a WebSocket server: send an upgrade request (Upgrade: websocket)',
       headers: { Upgrade: 'websocket' },
     };
   }
   if (request.method !== 'GET') {
-    return { ok: false, status: 405, reason: 'the upgrade request must use GET', headers: { Allow: 'GET' } };
+    return {
+      ok: false,
+      refusal: 'method',
+      status: 405,
+      reason: 'the upgrade request must use GET',
+      headers: { Allow: 'GET' },
+    };
   }
   if (!/^1\.[1-9]$/.test(request.httpVersion)) {
-    return { ok: false, status: 400, reason: 'the upgrade request must be HTTP/1.1' };
+    return { ok: false, status: 400, reason: 'the upgrade request must be HTTP/1.1', refusal: 'http_version' };
   }
   if (!header('host')?.trim()) {
-    return { ok: false, status: 400, reason: 'the upgrade request needs a Host header' };
+    return { ok: false, status: 400, reason: 'the upgrade request needs a Host header', refusal: 'host' };
   }
   if (!hasToken(upgrade, 'websocket')) {
-    return { ok: false, status: 400, reason: 'the Upgrade header must name websocket' };
+    return { ok: false, status: 400, reason: 'the Upgrade header must name websocket', refusal: 'upgrade_header' };
   }
   if (!hasToken(header('connection'), 'upgrade')) {
-    return { ok: false, status: 400, reason: 'the Connection header must include Upgrade' };
+    return {
+      ok: false,
+      status: 400,
+      reason: 'the Connection header must include Upgrade',
+      refusal: 'connection_header',
+    };
   }
   const version = header('sec-websocket-version')?.trim();
   if (version !== '13') {
     return {
       ok: false,
+      refusal: 'version',
       status: 426,
       reason: 'unsupported Sec-WebSocket-Version: this server speaks version 13',
       headers: { 'Sec-WebSocket-Version': '13' },
@@ -64,24 +78,39 @@ export function checkUpgrade(request: UpgradeRequest, policy: HandshakePolicy): 
   }
   const key = header('sec-websocket-key')?.trim();
   if (key === undefined || !KEY_PATTERN.test(key)) {
-    return { ok: false, status: 400, reason: 'Sec-WebSocket-Key must be the base64 of 16 bytes' };
+    return { ok: false, status: 400, reason: 'Sec-WebSocket-Key must be the base64 of 16 bytes', refusal: 'key' };
   }
   if (!isOriginAllowed(header('origin'), policy.allowedOrigins)) {
-    return { ok: false, status: 403, reason: 'origin not allowed' };
+    return { ok: false, status: 403, reason: 'origin not allowed', refusal: 'origin' };
   }
   const protocolHeader = header('sec-websocket-protocol');
   const offered = parseTokenList(protocolHeader);
   if (protocolHeader !== undefined && offered.length === 0) {
-    return { ok: false, status: 400, reason: 'Sec-WebSocket-Protocol is present but names no subprotocol' };
+    return {
+      ok: false,
+      status: 400,
+      reason: 'Sec-WebSocket-Protocol is present but names no subprotocol',
+      refusal: 'protocol',
+    };
   }
   if (offered.length > 0) {
     if (!offered.includes(SUBPROTOCOL)) {
-      return { ok: false, status: 400, reason: `no supported subprotocol offered: this server speaks ${SUBPROTOCOL}` };
+      return {
+        ok: false,
+        status: 400,
+        reason: `no supported subprotocol offered: this server speaks ${SUBPROTOCOL}`,
+        refusal: 'protocol',
+      };
     }
     return { ok: true, protocol: SUBPROTOCOL, key };
   }
   if (policy.requireProtocol) {
-    return { ok: false, status: 400, reason: `this server requires the ${SUBPROTOCOL} subprotocol` };
+    return {
+      ok: false,
+      status: 400,
+      reason: `this server requires the ${SUBPROTOCOL} subprotocol`,
+      refusal: 'protocol',
+    };
   }
   return { ok: true, protocol: undefined, key };
 }

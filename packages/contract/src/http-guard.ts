@@ -2,6 +2,13 @@ import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node
 import type { Duplex } from 'node:stream';
 import { checkUpgrade, type HandshakePolicy, type HandshakeVerdict, httpRefusal } from './handshake.js';
 import type { Logger } from './logger.js';
+import {
+  type HttpEndpoints,
+  type PlainAnswer,
+  type RefusalReason,
+  reportRefusal,
+  type ServerObserver,
+} from './operations.js';
 import { DEFAULTS } from './options.js';
 import { isOnPath, isTlsServer } from './serve.js';
 
@@ -20,12 +27,26 @@ export interface GuardOptions extends HandshakePolicy {
   attached?: boolean;
   /** Upgrades (and, attached, `serve`'s requests) only on this path; undefined: every path. */
   path?: string;
+  observer?: ServerObserver | undefined;
+  /** Plain requests the app answers itself, before `serve` or the 426. */
+  httpEndpoints?: HttpEndpoints | undefined;
 }
 
 /** What `guardHttpServer` returns: the sockets still in their handshake, and how to let go of the server. */
 export interface Guard extends Set<Duplex> {
   /** Removes every listener the guard added (the app's request listeners are put back). */
   detach(): void;
+}
+
+/** The peer's address of a socket in an http server's hands (a net.Socket or tls.TLSSocket). */
+export function remoteAddressOf(socket: Duplex): string | undefined {
+  return (socket as Duplex & { remoteAddress?: string }).remoteAddress;
+}
+
+/** Writes an endpoint's answer on a plain response. */
+export function writePlainAnswer(response: ServerResponse, answer: PlainAnswer): void {
+  response.writeHead(answer.status, { 'Content-Length': Buffer.byteLength(answer.body), ...answer.headers });
+  response.end(answer.body);
 }
 
 /**
@@ -49,12 +70,15 @@ export function guardHttpServer(
     handshaking.delete(socket);
   };
 
+  const refused = (socket: Duplex, reason: RefusalReason, status: number, origin?: string, why?: string): void =>
+    reportRefusal(options, { reason, status, remoteAddress: remoteAddressOf(socket), origin }, why);
+
   // TLS: the request's socket is the TLSSocket, which exists once the TLS handshake is done
   // (node:tls bounds that one with the same timeout).
   const onConnection = (socket: Duplex): void => {
     handshaking.add(socket);
     const timer = setTimeout(() => {
-      options.logger.debug({}, 'handshake timeout');
+      refused(socket, 'timeout', 408);
       refuse(socket, 408, 'request head not complete within the handshake timeout');
     }, options.handshakeTimeout);
     timer.unref();
@@ -64,11 +88,18 @@ export function guardHttpServer(
 
   const onClientError = (error: NodeJS.ErrnoException, socket: Duplex): void => {
     settle(socket);
-    if (error.code === 'HPE_HEADER_OVERFLOW') refuse(socket, 431, 'request head too large');
-    // Node's own headersTimeout / requestTimeout: a request that did not arrive in time.
-    else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') refuse(socket, 408, 'request not complete in time');
-    else if (error.code === 'ECONNRESET' || !socket.writable) socket.destroy();
-    else refuse(socket, 400, 'malformed HTTP request');
+    if (error.code === 'HPE_HEADER_OVERFLOW') {
+      refused(socket, 'head_too_large', 431);
+      refuse(socket, 431, 'request head too large');
+    } else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      // Node's own headersTimeout / requestTimeout: a request that did not arrive in time.
+      refused(socket, 'timeout', 408);
+      refuse(socket, 408, 'request not complete in time');
+    } else if (error.code === 'ECONNRESET' || !socket.writable) socket.destroy();
+    else {
+      refused(socket, 'malformed', 400, undefined, error.code);
+      refuse(socket, 400, 'malformed HTTP request');
+    }
   };
 
   // Attached with plain HTTP of its own (socket.io): the app's request listeners get every
@@ -86,8 +117,28 @@ export function guardHttpServer(
     settle(request.socket);
     servedBefore.add(request.socket);
     if (requestHeadSize(request) > DEFAULTS.maxHeadSize) {
+      refused(request.socket, 'head_too_large', 431);
       response.writeHead(431, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
       response.end('request head too large\n');
+      return;
+    }
+    const endpoint = options.httpEndpoints?.({
+      method: request.method ?? 'GET',
+      url: request.url ?? '/',
+      remoteAddress: remoteAddressOf(request.socket),
+    });
+    if (endpoint) {
+      endpoint.then(
+        (answer) => writePlainAnswer(response, answer),
+        (error: unknown) => {
+          options.logger.error({ err: (error as Error).message, url: request.url }, 'endpoint failed');
+          writePlainAnswer(response, {
+            status: 500,
+            headers: { 'Content-Type': 'text/plain' },
+            body: 'internal error\n',
+          });
+        },
+      );
       return;
     }
     if (options.serve) {
@@ -96,6 +147,7 @@ export function guardHttpServer(
     }
     const verdict = checkUpgrade(request, options);
     const status = verdict.ok ? 426 : verdict.status;
+    refused(request.socket, verdict.ok ? 'not_upgrade' : verdict.refusal, status, request.headers.origin);
     const reason = verdict.ok ? 'this is a WebSocket server' : verdict.reason;
     response.writeHead(status, {
       'Content-Type': 'text/plain; charset=utf-8',
@@ -110,16 +162,18 @@ export function guardHttpServer(
     if (attached && !isOnPath(request.url, options.path)) return;
     settle(socket);
     if (upgradeHeadSize(request, socket, head, !servedBefore.has(socket)) > DEFAULTS.maxHeadSize) {
+      refused(socket, 'head_too_large', 431);
       refuse(socket, 431, 'request head too large');
       return;
     }
     if (!isOnPath(request.url, options.path)) {
+      refused(socket, 'path', 404);
       refuse(socket, 404, `no WebSocket endpoint here: connect on ${options.path}`);
       return;
     }
     const verdict = checkUpgrade(request, options);
     if (!verdict.ok) {
-      options.logger.debug({ status: verdict.status, reason: verdict.reason }, 'handshake refused');
+      refused(socket, verdict.refusal, verdict.status, request.headers.origin, verdict.reason);
       refuse(socket, verdict.status, verdict.reason, verdict.headers);
       return;
     }

@@ -11,6 +11,7 @@ export * from './http-guard.js';
 export * from './inbox.js';
 export * from './logger.js';
 export * from './messages.js';
+export * from './operations.js';
 export * from './options.js';
 export * from './origin.js';
 export * from './presence.js';

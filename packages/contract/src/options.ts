@@ -3,6 +3,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { Bus } from './bus.js';
 import { DEFAULTS } from './defaults.js';
 import { type Logger, silentLogger } from './logger.js';
+import type { HttpEndpoints, ServerObserver } from './operations.js';
 
 export { DEFAULTS, SUBPROTOCOL } from './defaults.js';
 
@@ -60,6 +61,10 @@ export interface ServerOptions {
    * another path is left to the app; standalone, WebSocket adapters serve every path unless given one.
    */
   path?: string;
+  /** Told of connections, messages, refusals, drops and timeouts (the apps' metrics); default none. */
+  observer?: ServerObserver;
+  /** Plain HTTP requests the app answers on this server's port (the apps' /healthz, /metrics). */
+  httpEndpoints?: HttpEndpoints;
 }
 
 /** A certificate chain and its private key in PEM; `ca` for a chain the peers do not already trust. */
@@ -120,9 +125,11 @@ export function resolvePerMessageDeflate(
 }
 
 export type ResolvedServerOptions = Required<
-  Omit<ServerOptions, 'bus' | 'perMessageDeflate' | 'tls' | 'server' | 'path'>
+  Omit<ServerOptions, 'bus' | 'perMessageDeflate' | 'tls' | 'server' | 'path' | 'observer' | 'httpEndpoints'>
 > & {
   bus: Bus | undefined;
+  observer: ServerObserver | undefined;
+  httpEndpoints: HttpEndpoints | undefined;
   perMessageDeflate: Required<PerMessageDeflateOptions> | false;
   tls: TlsOptions | undefined;
   server: HttpServer | HttpsServer | undefined;
@@ -164,6 +171,8 @@ export function resolveServerOptions(
     tls: merged.tls === undefined ? undefined : checkTls(merged.tls),
     server: merged.server,
     path: merged.path === undefined ? undefined : checkPath(merged.path),
+    observer: merged.observer,
+    httpEndpoints: merged.httpEndpoints,
   };
 }
 

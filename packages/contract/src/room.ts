@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Bus, BusEvent, PresenceMode } from './bus.js';
+import { encodeServerText } from './codec.js';
 import { type Decoded, decodeClientEvent, decodeClientText } from './decode.js';
 import { Heartbeat } from './heartbeat.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { ConnectionId, ServerMessage } from './messages.js';
+import { reportHeartbeatTimeout, type ServerObserver } from './operations.js';
 import { DEFAULTS } from './options.js';
 import { PeerRosters, presencePacing } from './presence.js';
 
@@ -15,11 +18,32 @@ export function newConnectionId(): ConnectionId {
 /**
  * What an adapter gives the room: how to put a message on one connection, and how full
  * that connection's outbound buffer is. Everything the contract says happens in the room.
+ * A WebSocket adapter takes each message as the contract's JSON text (`TextRoomTransport`);
+ * one with an encoding of its own (socket.io events) takes the message (`MessageRoomTransport`).
  */
-export interface RoomTransport<C> {
+export type RoomTransport<C> = TextRoomTransport<C> | MessageRoomTransport<C>;
+
+/**
+ * The room encodes each message once (`encodeServerText`), for every recipient of a fan-out,
+ * and counts the observer's bytes on that same text.
+ */
+export interface TextRoomTransport<C> extends TransportBase<C> {
+  sendText(conn: C, text: string): void;
+  /** Optional fan-out that frames (or compresses) the text once for all recipients. */
+  sendTextToMany?(conns: readonly C[], text: string): void;
+}
+
+/**
+ * The transport encodes the message itself, so it reports its own wire bytes to the observer,
+ * if at all (socket.io: engine.io packets); the room counts messages only.
+ */
+export interface MessageRoomTransport<C> extends TransportBase<C> {
   send(conn: C, message: ServerMessage): void;
-  /** Optional fan-out that encodes (or frames) the message once for all recipients. */
+  /** Optional fan-out that encodes the message once for all recipients. */
   sendToMany?(conns: readonly C[], message: ServerMessage): void;
+}
+
+interface TransportBase<C> {
   sendBinary(conn: C, data: Uint8Array): void;
   /** Bytes queued for this connection and not yet handed to the kernel. */
   bufferedAmount(conn: C): number;
@@ -32,6 +56,12 @@ export interface RoomTransport<C> {
   heartbeat?: { ping(conn: C): void; terminate(conn: C): void };
 }
 
+/** One member of the room. */
+interface Member {
+  id: ConnectionId;
+  remoteAddress: string | undefined;
+}
+
 export interface RoomOptions {
   outboundLimit?: number;
   /** The ping interval, when the transport has a `heartbeat`; default 30 s. */
@@ -42,6 +72,7 @@ export interface RoomOptions {
   /** Milliseconds on a monotonic clock, for presence; default `performance.now` (tests freeze it). */
   clock?: () => number;
   logger?: Logger;
+  observer?: ServerObserver | undefined;
 }
 
 /**
@@ -53,7 +84,7 @@ export interface RoomOptions {
 export class Room<C> {
   /** Identifies this room on a bus, so its own events are not delivered twice. */
   readonly id = newConnectionId();
-  private readonly members = new Map<C, ConnectionId>();
+  private readonly members = new Map<C, Member>();
   private readonly localIds = new Set<ConnectionId>();
   /**
    * Every id this room's clients count present (each client: all but itself). All of them
@@ -69,6 +100,12 @@ export class Room<C> {
   private readonly outboundLimit: number;
   private readonly bus: Bus | undefined;
   private readonly logger: Logger;
+  private readonly observer: ServerObserver | undefined;
+  /** Whether the room counts bytes for the observer: with a text transport. */
+  private readonly countBytes: boolean;
+  /** Exactly one of these is set: how messages go out. */
+  private readonly text: TextRoomTransport<C> | undefined;
+  private readonly messages: MessageRoomTransport<C> | undefined;
   private readonly unsubscribe: (() => void) | undefined;
   private readonly heartbeat: Heartbeat<C> | undefined;
   private peakBuffered = 0;
@@ -82,12 +119,17 @@ export class Room<C> {
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? (() => performance.now());
     this.lastCheck = this.clock();
+    this.observer = options.observer;
+    if ('sendText' in transport) this.text = transport;
+    else this.messages = transport;
+    this.countBytes = this.observer !== undefined && this.text !== undefined;
     const probe = transport.heartbeat;
     if (probe) {
       this.heartbeat = new Heartbeat<C>(options.heartbeatInterval ?? DEFAULTS.heartbeatInterval, {
         ping: (conn) => probe.ping(conn),
         terminate: (conn) => {
-          this.logger.info({ id: this.idOf(conn) }, 'heartbeat timeout: terminating');
+          const member = this.members.get(conn);
+          reportHeartbeatTimeout({ logger: this.logger, observer: this.observer }, member?.id, member?.remoteAddress);
           probe.terminate(conn);
         },
       });
@@ -106,7 +148,12 @@ export class Room<C> {
   }
 
   idOf(conn: C): ConnectionId | undefined {
-    return this.members.get(conn);
+    return this.members.get(conn)?.id;
+  }
+
+  /** The peer's address as the adapter gave it to `add`. */
+  remoteAddressOf(conn: C): string | undefined {
+    return this.members.get(conn)?.remoteAddress;
   }
 
   connections(): C[] {
@@ -133,15 +180,16 @@ export class Room<C> {
   }
 
   /** A connection is open: welcome it with the roster, then tell everyone else it joined. */
-  add(conn: C, id: ConnectionId = newConnectionId()): ConnectionId {
-    this.members.set(conn, id);
+  add(conn: C, id: ConnectionId = newConnectionId(), remoteAddress?: string): ConnectionId {
+    this.members.set(conn, { id, remoteAddress });
     this.localIds.add(id);
     this.heartbeat?.track(conn);
-    this.logger.debug({ id, connections: this.members.size }, 'connection joined');
+    this.logger.debug({ id, remoteAddress, connections: this.members.size }, 'connection joined');
+    this.observer?.connectionOpened?.(remoteAddress);
     const members: ConnectionId[] = [];
     for (const other of this.told) if (other !== id) members.push(other);
     this.sendTo(conn, { type: 'welcome', id, members });
-    this.bus?.publish({ kind: 'join', origin: this.id, id });
+    this.publish({ kind: 'join', origin: this.id, id });
     // Dropped while being welcomed: remove() already ran, and nobody is told of it.
     if (!this.members.has(conn)) return id;
     if (!this.told.has(id)) {
@@ -153,18 +201,20 @@ export class Room<C> {
 
   /** A connection ended, for any reason: everyone left gets `leave`. Idempotent. */
   remove(conn: C): void {
-    const id = this.members.get(conn);
-    if (id === undefined) return;
+    const member = this.members.get(conn);
+    if (member === undefined) return;
+    const { id, remoteAddress } = member;
     this.members.delete(conn);
     this.localIds.delete(id);
     this.heartbeat?.untrack(conn);
-    this.logger.debug({ id, connections: this.members.size }, 'connection left');
+    this.logger.debug({ id, remoteAddress, connections: this.members.size }, 'connection left');
     this.reconcile(id);
-    this.bus?.publish({ kind: 'leave', origin: this.id, id });
+    this.publish({ kind: 'leave', origin: this.id, id });
   }
 
   /** One text message from a WebSocket client. */
   receiveText(conn: C, text: string): void {
+    if (this.countBytes && this.members.has(conn)) this.observer?.bytesIn?.('text', Buffer.byteLength(text));
     this.receive(conn, decodeClientText(text));
   }
 
@@ -177,29 +227,40 @@ export class Room<C> {
   receiveBinary(conn: C, data: Uint8Array): void {
     if (!this.members.has(conn)) return;
     this.heartbeat?.alive(conn);
+    if (this.observer) {
+      this.observer.messageIn?.('binary');
+      this.observer.messageOut?.('binary', 1);
+      if (this.countBytes) {
+        this.observer.bytesIn?.('binary', data.byteLength);
+        this.observer.bytesOut?.('binary', data.byteLength);
+      }
+    }
     this.transport.sendBinary(conn, data);
     this.checkBuffered(conn);
   }
 
   receive(conn: C, decoded: Decoded): void {
-    const from = this.members.get(conn);
+    const from = this.members.get(conn)?.id;
     if (from === undefined) return;
     this.heartbeat?.alive(conn);
     if (!decoded.ok) {
+      this.observer?.messageIn?.('invalid');
+      this.observer?.badRequest?.();
       this.sendTo(conn, { type: 'error', code: 'bad_request', message: decoded.reason });
       return;
     }
     const { message } = decoded;
+    this.observer?.messageIn?.(message.type);
     if (message.type === 'echo') {
       this.sendTo(conn, { type: 'echo', payload: message.payload });
       return;
     }
-    const recipients = this.fanout({ type: 'broadcast', from, payload: message.payload });
+    const recipients = this.timedFanout({ type: 'broadcast', from, payload: message.payload });
     // The sender's own copy went out in the fan-out above, so it precedes the result.
     if (this.members.has(conn)) {
       this.sendTo(conn, { type: 'broadcastResult', payload: message.payload, recipients });
     }
-    this.bus?.publish({ kind: 'broadcast', origin: this.id, from, payload: message.payload });
+    this.publish({ kind: 'broadcast', origin: this.id, from, payload: message.payload });
   }
 
   /** Stops the heartbeat and listening to the bus (saying goodbye on it); the adapter closes the connections. */
@@ -212,6 +273,7 @@ export class Room<C> {
 
   private deliverRemote(event: BusEvent): void {
     if (event.origin === this.id) return;
+    this.observer?.busReceived?.(event.kind);
     const now = this.clock();
     if (event.kind === 'presence') {
       this.deliverPresence(event.origin, event.mode, event.members, now);
@@ -220,7 +282,7 @@ export class Room<C> {
     const peer = this.peers.heard(event.origin, now);
     switch (event.kind) {
       case 'broadcast':
-        this.fanout({ type: 'broadcast', from: event.from, payload: event.payload });
+        this.timedFanout({ type: 'broadcast', from: event.from, payload: event.payload });
         return;
       case 'join':
         peer.roster.add(event.id);
@@ -263,7 +325,7 @@ export class Room<C> {
   }
 
   private publishPresence(mode: PresenceMode): void {
-    this.bus?.publish({ kind: 'presence', origin: this.id, mode, members: [...this.localIds] });
+    this.publish({ kind: 'presence', origin: this.id, mode, members: [...this.localIds] });
   }
 
   private startPresence(timeout: number): void {
@@ -299,8 +361,37 @@ export class Room<C> {
   }
 
   private sendTo(conn: C, message: ServerMessage): void {
-    this.transport.send(conn, message);
+    if (this.text) {
+      const text = encodeServerText(message);
+      this.text.sendText(conn, text);
+      this.countOut(message, 1, text);
+    } else {
+      this.messages!.send(conn, message);
+      this.countOut(message, 1);
+    }
     this.checkBuffered(conn);
+  }
+
+  private publish(event: BusEvent): void {
+    if (!this.bus) return;
+    this.bus.publish(event);
+    this.observer?.busPublished?.(event.kind);
+  }
+
+  /** A broadcast's fan-out, timed for the observer's histogram. */
+  private timedFanout(message: ServerMessage): number {
+    if (!this.observer?.fanout) return this.fanout(message);
+    const started = performance.now();
+    const recipients = this.fanout(message);
+    this.observer.fanout((performance.now() - started) / 1000, recipients);
+    return recipients;
+  }
+
+  /** `count` copies of `message` went out, as `text` when the room encoded it. */
+  private countOut(message: ServerMessage, count: number, text?: string): void {
+    if (!this.observer) return;
+    this.observer.messageOut?.(message.type, count);
+    if (this.countBytes && text !== undefined) this.observer.bytesOut?.('text', Buffer.byteLength(text) * count);
   }
 
   /** Sends to every member (but `except`); returns how many it was handed to. */
@@ -308,11 +399,17 @@ export class Room<C> {
     const targets: C[] = [];
     for (const conn of this.members.keys()) if (conn !== except) targets.push(conn);
     if (targets.length === 0) return 0;
-    if (this.transport.sendToMany) {
-      this.transport.sendToMany(targets, message);
+    let text: string | undefined;
+    if (this.text) {
+      text = encodeServerText(message);
+      if (this.text.sendTextToMany) this.text.sendTextToMany(targets, text);
+      else for (const conn of targets) this.text.sendText(conn, text);
     } else {
-      for (const conn of targets) this.transport.send(conn, message);
+      const messages = this.messages!;
+      if (messages.sendToMany) messages.sendToMany(targets, message);
+      else for (const conn of targets) messages.send(conn, message);
     }
+    this.countOut(message, targets.length, text);
     // Drop slow consumers only after the loop, so a leave cannot interleave the fan-out.
     let slow: C[] | undefined;
     for (const conn of targets) {
@@ -333,9 +430,13 @@ export class Room<C> {
   }
 
   private drop(conn: C): void {
-    const id = this.members.get(conn);
-    if (id === undefined) return;
-    this.logger.warn({ id, limit: this.outboundLimit }, 'slow consumer dropped');
+    const member = this.members.get(conn);
+    if (member === undefined) return;
+    this.logger.warn(
+      { id: member.id, remoteAddress: member.remoteAddress, limit: this.outboundLimit },
+      'slow consumer dropped',
+    );
+    this.observer?.slowConsumerDropped?.();
     this.transport.dropSlowConsumer(conn);
     this.remove(conn);
   }

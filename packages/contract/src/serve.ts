@@ -118,7 +118,8 @@ export async function serve<C>(parts: ServeParts<C>): Promise<RealtimeServer> {
   const secure = isTlsServer(server);
   const scheme: UrlScheme = parts.scheme === 'ws' ? (secure ? 'wss' : 'ws') : secure ? 'https' : 'http';
   const url = serverUrl(scheme, host, port, options.path ?? '/');
-  logger.info({ url }, 'listening');
+  // The app logs the URL its clients use (a cluster worker's own port is internal).
+  logger.debug({ url }, 'listening');
   let closing: Promise<void> | undefined;
   return {
     url,

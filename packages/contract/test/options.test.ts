@@ -35,6 +35,8 @@ describe('resolveServerOptions', () => {
       tls: undefined,
       server: undefined,
       path: undefined,
+      observer: undefined,
+      httpEndpoints: undefined,
     });
     expect(resolved.logger).toBe(silentLogger);
     expect(resolveServerOptions({})).toStrictEqual(resolved);
@@ -76,6 +78,8 @@ describe('resolveServerOptions', () => {
       tls: { cert: 'CERT PEM', key: 'KEY PEM' },
       server: createHttpServer(),
       path: '/live',
+      observer: {},
+      httpEndpoints: () => undefined,
     };
     const resolved = resolveServerOptions(options);
     expect(resolved).toStrictEqual(options);
@@ -122,6 +126,8 @@ describe('resolveServerOptions', () => {
       tls: undefined,
       server: undefined,
       path: undefined,
+      observer: undefined,
+      httpEndpoints: undefined,
     };
     expect(resolveServerOptions(allUndefined)).toStrictEqual(resolveServerOptions());
     // e.g. a CLI that passes `requireProtocol: flags.requireProtocol` without the flag

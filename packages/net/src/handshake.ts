@@ -195,3 +195,21 @@ export function checkServerResponse(
   if (!answer.ok) return answer;
   return { ok: true, protocol: selected ?? '', deflate: answer.params };
 }
+
+/** A complete HTTP/1.1 answer to a plain request (the app's /healthz, /metrics), then close. */
+export function plainHttpAnswer(status: number, headers: Record<string, string>, body: string): string {
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Status'}`,
+    'Connection: close',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+  ];
+  return `${lines.join('\r\n')}\r\n\r\n${body}`;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  200: 'OK',
+  404: 'Not Found',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};

@@ -5,13 +5,15 @@ import {
   CloseReason,
   checkUpgrade,
   DEFAULTS,
-  encodeServerText,
   isOnPath,
   netServerFor,
   type RealtimeServer,
+  type RefusalReason,
   Room,
   type RoomTransport,
   refuse,
+  reportClosed,
+  reportRefusal,
   resolveServerOptions,
   type ServerOptions,
   serve,
@@ -20,7 +22,7 @@ import {
 } from '@socketlab/contract';
 import { Connection, type ConnectionListener, type QueuedFrame } from './connection.js';
 import { Opcode } from './constants.js';
-import { HeadReader, parseRequestHead, switchingProtocols } from './handshake.js';
+import { HeadReader, parseRequestHead, plainHttpAnswer, switchingProtocols } from './handshake.js';
 import { type Acceptance, acceptOffer, PerMessageDeflate } from './permessage-deflate.js';
 import { encodeCompressedFrame, encodeFrame } from './sender.js';
 
@@ -68,8 +70,8 @@ function compressOnce(deflate: PerMessageDeflate, bytes: Buffer): QueuedFrame {
 
 /** Room transport over hand-made connections. */
 const transport: RoomTransport<Connection> = {
-  send: (conn, message) => conn.sendText(encodeServerText(message)),
-  sendToMany: (conns, message) => broadcast(conns, encodeServerText(message)),
+  sendText: (conn, text) => conn.sendText(text),
+  sendTextToMany: (conns, text) => broadcast(conns, text),
   sendBinary: (conn, data) => conn.sendBinary(data),
   bufferedAmount: (conn) => conn.bufferedAmount,
   dropSlowConsumer: (conn) => {
@@ -117,7 +119,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     // Leave as soon as the closing handshake is done (or the connection failed), not when a
     // peer that never sends its FIN is finally destroyed.
     finished(conn, code) {
-      logger.debug({ id: room.idOf(conn), code }, 'connection closed');
+      reportClosed(opts, { id: room.idOf(conn), code, remoteAddress: room.remoteAddressOf(conn) });
       room.remove(conn);
     },
     closed(conn) {
@@ -147,7 +149,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
           : undefined,
     });
     connections.add(conn);
-    room.add(conn);
+    room.add(conn, undefined, socket.remoteAddress);
     conn.start(rest);
     socket.uncork();
   };
@@ -167,6 +169,27 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   /** Undefined standalone without `path`: every path. */
   const path = servedPath(opts, '/');
 
+  const refused = (socket: Socket, reason: RefusalReason, status: number, origin?: string, why?: string): void =>
+    reportRefusal(opts, { reason, status, remoteAddress: socket.remoteAddress, origin }, why);
+
+  /** A plain request the app answers itself (/healthz, /metrics); false when it is not one. */
+  const answerEndpoint = (socket: Socket, method: string, url: string): boolean => {
+    const endpoint = opts.httpEndpoints?.({ method, url, remoteAddress: socket.remoteAddress });
+    if (!endpoint) return false;
+    endpoint.then(
+      (answer) => {
+        if (socket.writable) socket.end(plainHttpAnswer(answer.status, answer.headers, answer.body));
+        // A peer that never reads must not hold the socket open.
+        setTimeout(() => socket.destroy(), 1_000).unref();
+      },
+      (error: unknown) => {
+        logger.error({ err: (error as Error).message, url }, 'endpoint failed');
+        refuse(socket, 500, 'internal error');
+      },
+    );
+    return true;
+  };
+
   /** Reads the request head by hand: incrementally, bounded in size and in time. */
   const handshake = (socket: Socket): void => {
     handshaking.add(socket);
@@ -181,7 +204,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     };
     const timer = setTimeout(() => {
       settle();
-      logger.debug({}, 'handshake timeout');
+      refused(socket, 'timeout', 408);
       refuse(socket, 408, 'request head not complete within the handshake timeout');
     }, opts.handshakeTimeout);
     timer.unref();
@@ -190,21 +213,35 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
       if (result.kind === 'incomplete') return;
       settle();
       if (result.kind === 'tooLarge') {
+        refused(socket, 'head_too_large', 431);
         refuse(socket, 431, 'request head too large');
         return;
       }
       const request = parseRequestHead(result.head);
       if (!request.ok) {
+        refused(socket, 'malformed', 400, undefined, request.reason);
         refuse(socket, 400, `malformed HTTP request: ${request.reason}`);
         return;
       }
+      const verdict = checkUpgrade(request.value, opts);
+      // A plain request for the app (/healthz, /metrics) is answered on any path, as node:http's are.
+      if (!verdict.ok && verdict.refusal === 'not_upgrade') {
+        if (answerEndpoint(socket, request.value.method, request.value.path)) return;
+      }
       if (!isOnPath(request.value.path, path)) {
+        refused(socket, 'path', 404);
         refuse(socket, 404, `no WebSocket endpoint here: connect on ${path}`);
         return;
       }
-      const verdict = checkUpgrade(request.value, opts);
       if (!verdict.ok) {
-        logger.debug({ status: verdict.status, reason: verdict.reason }, 'handshake refused');
+        const origin = request.value.headers.origin;
+        refused(
+          socket,
+          verdict.refusal,
+          verdict.status,
+          typeof origin === 'string' ? origin : undefined,
+          verdict.reason,
+        );
         refuse(socket, verdict.status, verdict.reason, verdict.headers);
         return;
       }
@@ -224,7 +261,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     if (!isOnPath(request.url, path)) return;
     const verdict = checkUpgrade(request, opts);
     if (!verdict.ok) {
-      logger.debug({ status: verdict.status, reason: verdict.reason }, 'handshake refused');
+      refused(socket, verdict.refusal, verdict.status, request.headers.origin, verdict.reason);
       refuse(socket, verdict.status, verdict.reason, verdict.headers);
       return;
     }

@@ -9,11 +9,17 @@ import {
   isOriginAllowed,
   keepAcceptableDeflateOffers,
   type RealtimeServer,
+  type RefusalReason,
   type ResolvedServerOptions,
   Room,
   type RoomTransport,
+  remoteAddressOf,
+  reportClosed,
+  reportHeartbeatTimeout,
+  reportRefusal,
   resolveServerOptions,
   type ServerMessage,
+  type ServerObserver,
   type ServerOptions,
   serve,
   toEvent,
@@ -28,7 +34,17 @@ export const SOCKET_IO_PATH = '/socket.io/';
 
 /** An engine.io packet as its `packetCreate` event gives it. */
 interface EnginePacket {
+  type?: string;
   data?: string | Buffer | ArrayBuffer | ArrayBufferView;
+}
+
+/** A message packet's bytes for the observer: the engine.io packets socket.io messages travel in. */
+function countPacket(packet: EnginePacket, observer: ServerObserver | undefined, direction: 'in' | 'out'): void {
+  if (!observer || packet.type !== 'message' || packet.data === undefined) return;
+  const kind = typeof packet.data === 'string' ? 'text' : 'binary';
+  const bytes = typeof packet.data === 'string' ? Buffer.byteLength(packet.data) : packet.data.byteLength;
+  if (direction === 'in') observer.bytesIn?.(kind, bytes);
+  else observer.bytesOut?.(kind, bytes);
 }
 
 const WS_CLOSED = 3;
@@ -42,9 +58,10 @@ class OutboundMeter {
   queuedBytes = 0;
   pollSocket: NetSocket | undefined;
 
-  constructor(conn: EngineSocket) {
+  constructor(conn: EngineSocket, observer: ServerObserver | undefined) {
     conn.on('packetCreate', (packet: EnginePacket) => {
       this.queuedBytes += packetSize(packet);
+      countPacket(packet, observer, 'out');
     });
     // engine.io hands its whole write buffer to the transport at once.
     conn.on('flush', () => {
@@ -201,6 +218,7 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
   io.bind(engine);
   const namespace = io.of('/');
 
+  // socket.io encodes the messages (events): its wire bytes are counted on engine.io's packets (countPacket).
   const transport: RoomTransport<Socket> = {
     send: (socket, message) => emitTo(socket, message),
     sendToMany: (sockets, message) => {
@@ -225,21 +243,22 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
 
   namespace.on('connection', (socket) => {
     const conn = socket.conn;
+    const remoteAddress = socket.handshake.address;
     conn.on('close', (reason: string) => {
       // engine.io closes a websocket politely, leaving a dead peer's TCP open for ws's 30 s.
       if (reason === 'ping timeout') {
-        logger.info({ id: socket.id }, 'heartbeat timeout: terminating');
+        reportHeartbeatTimeout(opts, socket.id, remoteAddress);
         terminateTransport(conn);
       }
     });
     socket.on('disconnect', (reason) => {
-      logger.debug({ id: socket.id, reason }, 'connection closed');
+      reportClosed(opts, { id: socket.id, code: reason, remoteAddress });
       room.remove(socket);
     });
     socket.on('error', (error) => logger.debug({ id: socket.id, err: error.message }, 'connection error'));
     // Every event, known or not: the room answers unknown ones with bad_request.
     socket.onAny((event: string, ...args: unknown[]) => room.receiveEvent(socket, event, args[0]));
-    room.add(socket, socket.id);
+    room.add(socket, socket.id, remoteAddress);
   });
 
   /** engine.io sessions by id, for the polling requests that name one. */
@@ -248,14 +267,17 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
     // The session id (engine.io sets it on the session's first transport; `conn.id` is private).
     const id = conn.transport.sid;
     sessions.set(id, conn);
-    meters.set(conn, new OutboundMeter(conn));
+    meters.set(conn, new OutboundMeter(conn, opts.observer));
     conn.once('close', () => {
       sessions.delete(id);
       meters.delete(conn);
       // While shutting down, the shutdown timeout is the wait for the closing handshakes.
       if (!shuttingDown) terminateLeftover(conn);
     });
-    conn.on('packet', (packet: { type: string; data?: unknown }) => limitMessageSize(conn, packet));
+    conn.on('packet', (packet: { type: string; data?: unknown }) => {
+      countPacket(packet as EnginePacket, opts.observer, 'in');
+      limitMessageSize(conn, packet);
+    });
   });
 
   /**
@@ -276,7 +298,7 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
       state.attachments -= 1;
     }
     if (state && state.bytes > opts.maxPayload) {
-      logger.debug({ bytes: state.bytes }, 'message over maxPayload: disconnecting');
+      logger.info({ bytes: state.bytes, remoteAddress: conn.remoteAddress }, 'message over maxPayload: disconnecting');
       partial.delete(conn);
       conn.close(true);
       return;
@@ -286,6 +308,8 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
   }
 
   let shuttingDown = false;
+  const refused = (socket: NetSocket, reason: RefusalReason, status: number, origin?: string): void =>
+    reportRefusal(opts, { reason, status, remoteAddress: remoteAddressOf(socket), origin });
   /** Every socket handed to engine.io's upgrade, until it closes: no longer the http server's. */
   const upgraded = new Set<NetSocket>();
   const httpServer = httpServerFor(opts);
@@ -302,16 +326,18 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
       serve: (request, response) => {
         const url = requestUrl(request);
         if (url?.pathname !== path) {
+          refused(request.socket, 'path', 404);
           answer(response, 404, `this is a socket.io server: connect on ${path}`);
           return;
         }
         if (!isOriginAllowed(request.headers.origin, opts.allowedOrigins)) {
-          logger.debug({ origin: request.headers.origin }, 'polling request refused: origin not allowed');
+          refused(request.socket, 'origin', 403, request.headers.origin);
           answer(response, 403, 'origin not allowed');
           return;
         }
         const sid = url.searchParams.get('sid');
         if (shuttingDown && sid === null) {
+          refused(request.socket, 'shutting_down', 503);
           answer(response, 503, 'server shutting down');
           return;
         }
@@ -322,10 +348,12 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
     // The guard already refused a bad upgrade, a foreign origin included, with its 4xx.
     (request, socket, head) => {
       if (requestUrl(request)?.pathname !== path) {
+        refused(socket as NetSocket, 'path', 404);
         socket.end(httpRefusal(404, `this is a socket.io server: connect on ${path}`));
         return;
       }
       if (shuttingDown) {
+        refused(socket as NetSocket, 'shutting_down', 503);
         socket.end(httpRefusal(503, 'server shutting down'));
         return;
       }
@@ -345,7 +373,7 @@ export async function createServer(options: ServerOptions = {}): Promise<SocketI
       if (response.statusCode !== 413) return;
       const conn = sessions.get(sid);
       if (!conn) return;
-      logger.debug({ sid }, 'polling POST over maxPayload: disconnecting');
+      logger.info({ sid, remoteAddress: conn.remoteAddress }, 'polling POST over maxPayload: disconnecting');
       conn.close(true);
     });
   }

@@ -2,13 +2,15 @@ import type { Socket } from 'node:net';
 import {
   CloseCode,
   CloseReason,
-  encodeServerText,
   guardHttpServer,
   type HandshakeVerdict,
   httpServerFor,
+  newConnectionId,
   type RealtimeServer,
   Room,
   type RoomTransport,
+  reportClosed,
+  reportHeartbeatTimeout,
   resolveServerOptions,
   type ServerOptions,
   serve,
@@ -28,15 +30,17 @@ type Connection = websocket.connection;
  */
 export const WEBSOCKET_ADAPTER_DEFAULTS: Partial<ServerOptions> = { requireProtocol: true };
 
+/** What WebSocket-Node's close event says when its keepalive dropped a peer that did not answer. */
+const KEEPALIVE_TIMEOUT_DESCRIPTION = 'Peer not responding.';
+
 /** Room transport over WebSocket-Node connections. */
 const transport: RoomTransport<Connection> = {
   // A connection in its closing handshake is still in the room until its close event;
   // the library would write after end() and fail the socket, so skip it.
-  send: (connection, message) => {
-    if (connection.connected) connection.sendUTF(encodeServerText(message));
+  sendText: (connection, text) => {
+    if (connection.connected) connection.sendUTF(text);
   },
-  sendToMany: (connections, message) => {
-    const text = encodeServerText(message);
+  sendTextToMany: (connections, text) => {
     for (const connection of connections) if (connection.connected) connection.sendUTF(text);
   },
   sendBinary: (connection, data) => {
@@ -90,6 +94,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
   library.unmount();
 
   const open = (connection: Connection): void => {
+    const id = newConnectionId();
+    const { remoteAddress } = connection;
     // The connection removed every socket error listener and adds its own only once the
     // 101 answer is flushed: an error in between would otherwise crash the process.
     connection.socket.on('error', (error) => logger.debug({ err: error.message }, 'socket error'));
@@ -105,14 +111,16 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
       logger.debug({ id: room.idOf(connection), err: error.message }, 'connection error'),
     );
     connection.on('close', (code, description) => {
-      logger.debug({ id: room.idOf(connection), code, description }, 'connection closed');
+      // The library's keepalive (the contract's heartbeat here) drops a silent peer with this text.
+      if (description === KEEPALIVE_TIMEOUT_DESCRIPTION) reportHeartbeatTimeout(opts, id, remoteAddress);
+      reportClosed(opts, { id, code, remoteAddress }, { description });
       room.remove(connection);
     });
     connection.on('message', (message) => {
       if (message.type === 'utf8') room.receiveText(connection, message.utf8Data);
       else room.receiveBinary(connection, message.binaryData);
     });
-    room.add(connection);
+    room.add(connection, id, remoteAddress);
   };
 
   const verdicts = new WeakMap<Socket, HandshakeVerdict & { ok: true }>();

@@ -4,14 +4,15 @@ import {
   CloseCode,
   CloseReason,
   closeReasonFor,
-  DEFAULTS,
-  encodeServerText,
   guardHttpServer,
   httpServerFor,
   keepAcceptableDeflateOffers,
+  newConnectionId,
   type RealtimeServer,
   Room,
   type RoomTransport,
+  remoteAddressOf,
+  reportClosed,
   resolveServerOptions,
   type ServerOptions,
   SUBPROTOCOL,
@@ -21,21 +22,19 @@ import {
   wsLibraryDeflate,
 } from '@socketlab/contract';
 import { WebSocket, WebSocketServer } from 'ws';
+import { closeCodeOfError } from './errors.js';
 
 /**
- * Room transport over ws: encode once per fan-out, let ws frame. ws applies its own compression
+ * Room transport over ws: the room encodes once per fan-out, ws frames. ws applies its own compression
  * threshold only without context takeover (with it, it compresses every message), so the
  * contract's threshold is applied here, per message.
  */
 function transportFor(threshold: number): RoomTransport<WebSocket> {
   const compress = (bytes: number) => bytes >= threshold;
   return {
-    send: (ws, message) => {
-      const text = encodeServerText(message);
-      ws.send(text, { compress: compress(Buffer.byteLength(text)) });
-    },
-    sendToMany: (sockets, message) => {
-      const data = Buffer.from(encodeServerText(message));
+    sendText: (ws, text) => ws.send(text, { compress: compress(Buffer.byteLength(text)) }),
+    sendTextToMany: (sockets, text) => {
+      const data = Buffer.from(text);
       const options = { binary: false, compress: compress(data.length) };
       for (const ws of sockets) ws.send(data, options);
     },
@@ -105,14 +104,21 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
     keepAcceptableDeflateOffers(request.headers, opts.perMessageDeflate);
     wss.handleUpgrade(request, socket, head, (ws) => {
       sendContractCloseReasons(ws);
+      // Read now: a destroyed socket no longer knows its peer.
+      const remoteAddress = remoteAddressOf(socket);
+      const id = newConnectionId();
       upgraded.add(socket as Socket);
       socket.once('close', () => upgraded.delete(socket as Socket));
-      ws.on('error', (error) => logger.debug({ id: room.idOf(ws), err: error.message }, 'connection error'));
+      let failedWith: number | undefined;
+      ws.on('error', (error: Error & { code?: string }) => {
+        failedWith ??= closeCodeOfError(error.code);
+        logger.debug({ id, err: error.message }, 'connection error');
+      });
       // The room is left when the closing handshake is done or the connection failed, not
       // when a peer that never sends its FIN is finally gone.
       onServerEnded(socket as Socket, () => room.remove(ws));
       ws.on('close', (code) => {
-        logger.debug({ id: room.idOf(ws), code }, 'connection closed');
+        reportClosed(opts, { id, code: failedWith ?? code, remoteAddress });
         room.remove(ws);
       });
       ws.on('pong', () => room.pong(ws));
@@ -121,7 +127,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Realtim
         if (isBinary) room.receiveBinary(ws, bytes);
         else room.receiveText(ws, bytes.toString('utf8'));
       });
-      room.add(ws);
+      room.add(ws, id, remoteAddress);
     });
   });
 
