@@ -1,9 +1,9 @@
 /**
  * Real Chromium on each server app over wss:// (socket.io: https://, both engine transports).
- * The apps serve a leaf of a CA made for this run (@socketlab/conformance's test CA); Chromium
- * trusts that one leaf through `--ignore-certificate-errors-spki-list`, a pin on its public
- * key that Chromium honours only with its own --user-data-dir (playwright gives every launch
- * one): every other certificate is still checked, as the browser without the pin shows.
+ * The apps serve a leaf of a CA made for this run (@socketlab/conformance's test CA). Chromium
+ * trusts that CA the way a user's browser would: it is a root in the profile's own NSS database
+ * (`$HOME/.pki/nssdb`, HOME a temp dir per browser), with every certificate check on. A browser
+ * whose profile's database lacks the CA is refused by every server.
  */
 import { existsSync } from 'node:fs';
 import { testTls } from '@socketlab/conformance';
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection, ConnectionEnd } from '../src/connection.js';
 import type { HarnessConnectSpec } from '../src/harness.js';
 import { SOCKETIO_TRANSPORTS, type SocketIoTransport, TRANSPORTS, type TransportInfo } from '../src/transports.js';
+import { certutilPath, createNssHome, haveCertutil, type NssHome } from './support/nss.js';
 import { appExists, chromiumPath, inCI, type Stack, startStack } from './support/stack.js';
 
 interface Channel {
@@ -27,24 +28,36 @@ const channels: Channel[] = available.flatMap((transport) =>
     : [{ name: transport.name, transport }],
 );
 const haveChromium = existsSync(chromiumPath);
+const certutilFound = haveCertutil();
 
-if (!haveChromium && inCI) {
+if (inCI && (!haveChromium || !certutilFound)) {
   describe('real browser over TLS', () => {
-    it('has Chromium', () => {
-      throw new Error(`no Chromium at ${chromiumPath}: with CI=true the browser tests fail instead of skipping`);
-    });
+    if (!haveChromium) {
+      it('has Chromium', () => {
+        throw new Error(`no Chromium at ${chromiumPath}: with CI=true the browser tests fail instead of skipping`);
+      });
+    }
+    if (!certutilFound) {
+      it('has certutil', () => {
+        throw new Error(
+          `no ${certutilPath} (NSS tools, Debian package libnss3-tools): the TLS browser test adds the test CA to the profile's NSS database with it; with CI=true it fails instead of skipping`,
+        );
+      });
+    }
   });
 }
 
-describe.skipIf(!haveChromium || channels.length === 0)('real browser over TLS', () => {
-  const { leaf } = testTls();
+describe.skipIf(!haveChromium || !certutilFound || channels.length === 0)('real browser over TLS', () => {
+  const { ca, leaf } = testTls();
+  let trusting: NssHome;
   let stack: Stack;
   let page: Page;
 
   beforeAll(async () => {
+    trusting = createNssHome(ca.certFile);
     stack = await startStack(available, {
       serverArgs: ['--tls-cert', leaf.certFile, '--tls-key', leaf.keyFile],
-      chromiumArgs: [`--ignore-certificate-errors-spki-list=${leaf.spkiHash}`],
+      chromiumEnv: { ...process.env, HOME: trusting.home },
     });
     page = await stack.browser.newPage();
     await page.goto(stack.pageUrl('127.0.0.1'));
@@ -52,6 +65,7 @@ describe.skipIf(!haveChromium || channels.length === 0)('real browser over TLS',
   afterAll(async () => {
     await page?.close();
     await stack?.stop();
+    trusting?.remove();
   });
 
   const serverUrl = (transport: TransportInfo): string => {
@@ -81,10 +95,16 @@ describe.skipIf(!haveChromium || channels.length === 0)('real browser over TLS',
     });
   }
 
-  it('a browser without the pin refuses the certificate: checks are on, not off', async () => {
-    const unpinned = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu'] });
+  it('a browser whose profile lacks the CA refuses the certificate: checks are on, not off', async () => {
+    // The same kind of profile, an NSS database of its own, only without the test CA.
+    const untrusting = createNssHome();
+    const untrusted = await chromium.launch({
+      executablePath: chromiumPath,
+      env: { ...process.env, HOME: untrusting.home },
+      args: ['--no-sandbox', '--disable-gpu'],
+    });
     try {
-      const other = await unpinned.newPage();
+      const other = await untrusted.newPage();
       await other.goto(stack.pageUrl('127.0.0.1'));
       for (const channel of channels) {
         const client = await open(other, {
@@ -96,7 +116,8 @@ describe.skipIf(!haveChromium || channels.length === 0)('real browser over TLS',
         expect(end.neverOpened, channel.name).toBe(true);
       }
     } finally {
-      await unpinned.close();
+      await untrusted.close();
+      untrusting.remove();
     }
   }, 60_000);
 });

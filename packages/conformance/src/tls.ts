@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,8 +23,6 @@ export interface TestCertificate {
   readonly certFile: string;
   readonly keyFile: string;
   readonly caFile: string;
-  /** base64 SHA-256 of the leaf's SubjectPublicKeyInfo: Chromium's `--ignore-certificate-errors-spki-list` pin. */
-  readonly spkiHash: string;
   /** The leaf's serial number, hex: tells two leaves apart. */
   readonly serialNumber: string;
 }
@@ -113,7 +111,6 @@ export function createTestCa(): TestCa {
       const keyFile = join(dir, `${name}.key`);
       const leaf = readFileSync(leafFile, 'utf8');
       const x509 = new X509Certificate(leaf);
-      const spki = x509.publicKey.export({ type: 'spki', format: 'der' });
       return {
         cert: leaf,
         key: readFileSync(keyFile, 'utf8'),
@@ -121,7 +118,6 @@ export function createTestCa(): TestCa {
         certFile: leafFile,
         keyFile,
         caFile: certFile,
-        spkiHash: createHash('sha256').update(spki).digest('base64'),
         serialNumber: x509.serialNumber,
       };
     },

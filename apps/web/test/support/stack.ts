@@ -41,10 +41,12 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** What a stack adds to the defaults: the TLS test passes its flags and the browser's certificate pin. */
+/** What a stack adds to the defaults: the TLS test passes its flags and the browser's HOME (its NSS trust store). */
 export interface StackOptions {
   serverArgs?: readonly string[];
   chromiumArgs?: readonly string[];
+  /** Chromium's environment (default: this process's). */
+  chromiumEnv?: NodeJS.ProcessEnv;
 }
 
 export async function startStack(transports: readonly TransportInfo[], options: StackOptions = {}): Promise<Stack> {
@@ -68,6 +70,7 @@ export async function startStack(transports: readonly TransportInfo[], options: 
   const launching = chromium
     .launch({
       executablePath: chromiumPath,
+      ...(options.chromiumEnv ? { env: options.chromiumEnv } : {}),
       args: [
         '--no-sandbox',
         '--disable-gpu',
