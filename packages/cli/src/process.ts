@@ -67,7 +67,7 @@ export function startServerProcess(
   }
   let ready = false;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const timeoutMs = options.timeoutMs ?? 30_000;
+  const timeoutMs = options.timeoutMs ?? 60_000;
 
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
