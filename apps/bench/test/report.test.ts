@@ -132,7 +132,7 @@ describe('flags', () => {
     expect(() => parseConfig(['--phases', 'echo,warp'])).toThrow(/unknown phase "warp"/);
     const all = parseConfig([]);
     if (all === 'help') throw new Error('unexpected help');
-    expect(all.phases).toEqual(['connect', 'memory', 'echo', 'broadcast']);
+    expect(all.phases).toEqual(['connect', 'memory', 'echo', 'broadcast', 'tls']);
   });
   it('knows which contender apps exist', () => {
     expect(isAvailable(CONTENDERS.find((c) => c.name === 'ws')!)).toBe(true);
