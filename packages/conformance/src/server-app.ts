@@ -4,7 +4,6 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { connect as tlsConnect } from 'node:tls';
 import { READY_PATTERN } from '@socketlab/cli';
 import { startServerProcess } from '@socketlab/cli/process';
 import { type Adapter, CloseCode, eventually, HandshakeError, type RealtimeClient, within } from '@socketlab/contract';
@@ -12,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { describeOperations } from './operations.js';
 import { runPnpm, spawnPnpm } from './pnpm.js';
 import { closePayload, Opcode, RawPeer, upgradeRequestText } from './raw.js';
-import { testTls } from './tls.js';
+import { servedSerial, testTls } from './tls.js';
 
 const BOOT = 60_000;
 
@@ -357,24 +356,6 @@ async function portFreed(port: number, ms: number): Promise<void> {
     if (free) return;
     if (Date.now() > deadline) throw new Error(`port ${port} still in use after ${ms} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** The serial number of the certificate a new TLS handshake with 127.0.0.1:port sees. */
-async function servedSerial(port: number, ca: string): Promise<string> {
-  const socket = tlsConnect({ host: '127.0.0.1', port, ca });
-  try {
-    await within(
-      new Promise<void>((resolve, reject) => {
-        socket.once('secureConnect', resolve);
-        socket.once('error', reject);
-      }),
-      5_000,
-      'a TLS handshake with the app',
-    );
-    return socket.getPeerCertificate().serialNumber;
-  } finally {
-    socket.destroy();
   }
 }
 

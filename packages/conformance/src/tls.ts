@@ -3,6 +3,8 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { within } from '@socketlab/contract';
 
 /** A certificate authority made for one test run: it signs leaves and clients trust it. */
 export interface TestCa {
@@ -133,4 +135,22 @@ export function testTls(): { ca: TestCa; leaf: TestCertificate } {
     shared = { ca, leaf: ca.issue('server') };
   }
   return shared;
+}
+
+/** The serial number of the certificate a new TLS handshake with 127.0.0.1:port sees. */
+export async function servedSerial(port: number, ca: string): Promise<string> {
+  const socket = tlsConnect({ host: '127.0.0.1', port, ca });
+  try {
+    await within(
+      new Promise<void>((resolve, reject) => {
+        socket.once('secureConnect', resolve);
+        socket.once('error', reject);
+      }),
+      5_000,
+      `a TLS handshake with 127.0.0.1:${port}`,
+    );
+    return socket.getPeerCertificate().serialNumber;
+  } finally {
+    socket.destroy();
+  }
 }

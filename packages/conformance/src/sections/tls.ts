@@ -1,28 +1,9 @@
 // CONTRACT.md section 3, TLS: given a certificate and key, the same server speaks wss:// (socket.io: https://).
 
-import { connect as tlsConnect } from 'node:tls';
-import { HandshakeError, within } from '@socketlab/contract';
+import { HandshakeError } from '@socketlab/contract';
 import { describe, expect, it } from 'vitest';
 import type { GroupContext } from '../group.js';
-import { testTls } from '../tls.js';
-
-/** The serial number of the certificate a new TLS handshake with the server sees. */
-async function servedSerial(port: number, ca: string): Promise<string> {
-  const socket = tlsConnect({ host: '127.0.0.1', port, ca });
-  try {
-    await within(
-      new Promise<void>((resolve, reject) => {
-        socket.once('secureConnect', resolve);
-        socket.once('error', reject);
-      }),
-      5_000,
-      'a TLS handshake with the server',
-    );
-    return socket.getPeerCertificate().serialNumber;
-  } finally {
-    socket.destroy();
-  }
-}
+import { servedSerial, testTls } from '../tls.js';
 
 /** Run with the TLS harness: every server has the test certificate, every client trusts its CA. */
 export function tlsServing({ h }: GroupContext): void {
