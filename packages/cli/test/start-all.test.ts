@@ -172,8 +172,9 @@ describe('the root pnpm start, as typed', () => {
       const run = pnpm(['start', '--', '--port', '0']);
       const byApp = await urls(run);
       const pids = descendants(run.child.pid!);
-      // sh, start-all, four servers, the page (and tsx's esbuild helpers).
-      expect(pids.length, 'processes under pnpm').toBeGreaterThanOrEqual(2 + serverApps.length + 1);
+      // start-all (the script `exec`s it, so no sh stays), each server and the page; tsx's
+      // esbuild helpers come and go, so they are not counted.
+      expect(pids.length, 'processes under pnpm').toBeGreaterThanOrEqual(1 + serverApps.length + 1);
       const ports = [...byApp.values()].map((url) => Number(new URL(url).port));
       for (const port of ports) expect(await portFree(port), `port ${port} in use while running`).toBe(false);
 
