@@ -11,7 +11,7 @@ import { BASELINE, CONTENDERS, isAvailable } from './contenders.js';
 import { LoadPool } from './load/pool.js';
 import { measureRound } from './measure.js';
 import { metricsFor } from './metrics.js';
-import { ECHO_PINNING } from './pin.js';
+import { CPU_PINNING } from './pin.js';
 import {
   type BenchResult,
   type ContenderResult,
@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     metrics,
     contenders: results,
     goals: config.soak ? [] : checkGoals(results, config),
-    ...(config.soak || !config.phases.includes('echo') || !ECHO_PINNING ? {} : { echoPinning: ECHO_PINNING }),
+    ...(config.soak || !(config.phases.includes('echo') || config.phases.includes('broadcast')) || !CPU_PINNING ? {} : { echoPinning: CPU_PINNING }),
     ...(config.soak ? { soak } : {}),
   };
   const outDir = config.outDir ?? DEFAULT_OUT;

@@ -16,7 +16,7 @@ import type {
   MeasureResult,
   SendBroadcastsResult,
 } from './load/protocol.js';
-import { ECHO_PINNING, pin, unpin } from './pin.js';
+import { CPU_PINNING, pin, unpin } from './pin.js';
 import { BenchServer } from './server.js';
 
 /** Every figure one round produces, flat, by metric key (see METRICS in metrics.ts). */
@@ -75,7 +75,7 @@ async function measureTls(
   const figures: RoundFigures = {};
   const { certFile, keyFile, ca } = certificate();
   const flags = ['--tls-cert', certFile, '--tls-key', keyFile];
-  const churnServer = await BenchServer.start(contender, undefined, flags);
+  const churnServer = await BenchServer.start(contender, config.cpuProfileDir, flags);
   try {
     progress(`TLS handshakes/s: ${config.connectClients} clients, ${config.connectConcurrency} at a time`);
     const counts = pool.split(config.connectClients);
@@ -101,7 +101,7 @@ async function measureTls(
     await churnServer.stop(true);
   }
 
-  const server = await BenchServer.start(contender, undefined, flags);
+  const server = await BenchServer.start(contender, config.cpuProfileDir, flags);
   const echo = pool.first;
   try {
     const payloadBytes = config.echoPayloads[0] ?? 64;
@@ -114,9 +114,9 @@ async function measureTls(
       ca,
     });
     await echo.request({ op: 'sync' });
-    if (ECHO_PINNING) {
-      pin(server.pid, ECHO_PINNING.server);
-      pin(echo.pid, ECHO_PINNING.load);
+    if (CPU_PINNING) {
+      pin(server.pid, CPU_PINNING.server);
+      pin(echo.pid, CPU_PINNING.load);
     }
     progress(`echo ${formatBytes(payloadBytes)} over TLS x ${config.echoConnections} connections`);
     await echo.request({ op: 'echoStart', payloadBytes });
@@ -135,7 +135,7 @@ async function measureTls(
     figures['tls.echo.msgsPerSec'] = result.echoes / (config.echoMs / 1000);
     figures['tls.echo.cpuUsPerEcho'] = cpu / result.echoes;
   } finally {
-    if (ECHO_PINNING) unpin(echo.pid);
+    if (CPU_PINNING) unpin(echo.pid);
     await server.stop(true);
     await echo.request({ op: 'closeAll' });
   }
@@ -150,7 +150,7 @@ async function measureConnectRate(
   progress: Progress,
 ): Promise<RoundFigures> {
   const figures: RoundFigures = {};
-  const server = await BenchServer.start(contender);
+  const server = await BenchServer.start(contender, config.cpuProfileDir);
   try {
     progress(`connections/s: ${config.connectClients} clients, ${config.connectConcurrency} at a time`);
     const counts = pool.split(config.connectClients);
@@ -179,7 +179,7 @@ async function measureIdleMemory(
   progress: Progress,
 ): Promise<RoundFigures> {
   const figures: RoundFigures = {};
-  const server = await BenchServer.start(contender);
+  const server = await BenchServer.start(contender, config.cpuProfileDir);
   try {
     // Twice: the first collection also frees what start-up left behind (module loading, tsx).
     await server.memoryAfterGc();
@@ -251,9 +251,9 @@ async function measureEcho(
       concurrency: config.connectConcurrency,
     });
     await echo.request({ op: 'sync' });
-    if (ECHO_PINNING) {
-      pin(server.pid, ECHO_PINNING.server);
-      pin(echo.pid, ECHO_PINNING.load);
+    if (CPU_PINNING) {
+      pin(server.pid, CPU_PINNING.server);
+      pin(echo.pid, CPU_PINNING.load);
     }
     for (const [payloadBytes, content] of echoWindows(config)) {
       const key = echoKey(payloadBytes, content);
@@ -282,7 +282,7 @@ async function measureEcho(
       figures[`${key}.clientCpuUsPerEcho`] = result.cpuMicros / result.echoes;
     }
   } finally {
-    if (ECHO_PINNING) unpin(pool.first.pid);
+    if (CPU_PINNING) unpin(pool.first.pid);
     await server.stop(true);
     await pool.first.request({ op: 'closeAll' });
   }
@@ -300,13 +300,18 @@ async function measureBroadcastPhase(
   config: BenchConfig,
   progress: Progress,
 ): Promise<RoundFigures> {
-  const server = await BenchServer.start(contender);
+  const server = await BenchServer.start(contender, config.cpuProfileDir);
   try {
     progress(`broadcast to ${config.broadcastClients} clients`);
     await connectSpread(contender, server.url, pool, config.broadcastClients, config);
     await pool.all({ op: 'sync' }, config.phaseTimeoutMs);
+    if (CPU_PINNING) {
+      pin(server.pid, CPU_PINNING.server);
+      for (const load of pool.processes) pin(load.pid, CPU_PINNING.load);
+    }
     return await measureBroadcast(contender, pool, config, progress, server);
   } finally {
+    if (CPU_PINNING) for (const load of pool.processes) unpin(load.pid);
     await server.stop(true);
     await pool.all({ op: 'closeAll' }, config.phaseTimeoutMs);
   }

@@ -2,12 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 
 /**
- * CPU pinning for the echo phases: the server on the last CPU, its load generator on the
- * first. On a 2-core machine the two would otherwise preempt each other (and each other's
- * GC and libuv threads), and how often depends on how heavy the client is, so the server's
- * CPU per echo would carry some of the client's cost. Pinned, each has a core to itself.
- * Uses taskset(1) (util-linux) on every thread of the process; without it, or with one CPU,
- * nothing is pinned and the result says so.
+ * CPU pinning for the phases that measure server CPU per message (echo, broadcast): the server
+ * on the last CPU, the load generators on the others. On a 2-core machine the two would
+ * otherwise preempt each other (and each other's GC and libuv threads), and how often depends
+ * on how heavy the client is (clients inflating compressed broadcasts keep libuv's pool busy on
+ * both cores), so the server's CPU would carry some of the client's cost. Pinned, the server
+ * has a core to itself. Uses taskset(1) (util-linux) on every thread of the process; without
+ * it, or with one CPU, nothing is pinned and the result says so.
  */
 export interface Pinning {
   server: string;
@@ -24,11 +25,12 @@ function canPin(): boolean {
   }
 }
 
-const all = `0-${availableParallelism() - 1}`;
+const cpus = availableParallelism();
+const all = `0-${cpus - 1}`;
 
-/** The CPUs echo phases pin to, or undefined when this machine cannot pin. */
-export const ECHO_PINNING: Pinning | undefined = canPin()
-  ? { server: String(availableParallelism() - 1), load: '0' }
+/** The CPUs the echo and broadcast phases pin to, or undefined when this machine cannot pin. */
+export const CPU_PINNING: Pinning | undefined = canPin()
+  ? { server: String(cpus - 1), load: cpus === 2 ? '0' : `0-${cpus - 2}` }
   : undefined;
 
 /** Sets the CPUs of every thread of `pid` (threads it starts later inherit them). */

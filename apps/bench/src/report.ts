@@ -62,7 +62,7 @@ export interface BenchResult {
   metrics: Metric[];
   contenders: ContenderResult[];
   goals: Goal[];
-  /** The CPUs the echo phases pinned server and load generator to; absent when nothing was pinned. */
+  /** The CPUs the echo and broadcast phases pinned server and load generators to; absent when nothing was pinned. */
   echoPinning?: Pinning;
   soak?: SoakReport[];
 }
@@ -96,6 +96,9 @@ export function summarizeAll(contenders: ContenderResult[], metrics: Metric[]): 
   }
 }
 
+/** The room size the compressed-broadcast goal is stated for (issue 14). */
+const GOAL_BROADCAST_CLIENTS = 1000;
+
 /** The issue's goal for the net adapter, checked on the medians. */
 export function checkGoals(contenders: ContenderResult[], config: BenchConfig): Goal[] {
   const metrics = metricsFor(config);
@@ -118,7 +121,11 @@ export function checkGoals(contenders: ContenderResult[], config: BenchConfig): 
     const net = get(subject, key);
     const reference = get(other, otherKey);
     if (net === undefined || reference === undefined) {
-      goals.push({ text, status: 'not available', detail: `${net === undefined ? subject : other} did not run` });
+      const missing = net === undefined ? subject : other;
+      const detail = contenders.some((c) => c.name === missing)
+        ? `${missing} has no ${net === undefined ? key : otherKey} figure: its phase did not run`
+        : `${missing} did not run`;
+      goals.push({ text, status: 'not available', detail });
       return;
     }
     const ratio = net / reference;
@@ -166,14 +173,19 @@ export function checkGoals(contenders: ContenderResult[], config: BenchConfig): 
     'lower',
     'net+deflate',
   );
-  compare(
-    `net compressed broadcast to ${config.broadcastClients} <= 1.3x its uncompressed broadcast CPU`,
-    'burstChat.cpuUsPerDelivery',
-    'net',
-    1.3,
-    'lower',
-    'net+deflate',
-  );
+  // Stated at 1,000 recipients: each broadcast also has a fixed cost (inflating the sender's
+  // message, compressing the broadcast once and the sender's broadcastResult), which a smaller
+  // room spreads over fewer deliveries.
+  const goalText = `net compressed broadcast to ${GOAL_BROADCAST_CLIENTS} <= 1.3x its uncompressed broadcast CPU`;
+  if (config.broadcastClients < GOAL_BROADCAST_CLIENTS) {
+    goals.push({
+      text: goalText,
+      status: 'not available',
+      detail: `this run broadcast to ${config.broadcastClients} clients; the goal is stated at ${GOAL_BROADCAST_CLIENTS} (--clients ${GOAL_BROADCAST_CLIENTS} or --full)`,
+    });
+  } else {
+    compare(goalText, 'burstChat.cpuUsPerDelivery', 'net', 1.3, 'lower', 'net+deflate');
+  }
   return goals;
 }
 
@@ -254,8 +266,8 @@ export function markdown(result: BenchResult): string {
     `Each cell: median over the rounds (min–max), then the ratio to ${result.baseline}. Better is higher for rates, lower for everything else.`,
     '',
     result.echoPinning
-      ? `Echo phases: the server pinned to CPU ${result.echoPinning.server}, the load generator to CPU ${result.echoPinning.load} (taskset), so neither takes the other's core.`
-      : 'Echo phases: not pinned to CPUs (no taskset, or one CPU): server and load generator share the cores.',
+      ? `Echo and broadcast phases: the server pinned to CPU ${result.echoPinning.server}, the load generators to CPU ${result.echoPinning.load} (taskset), so neither takes the other's core.`
+      : 'Echo and broadcast phases: not pinned to CPUs (no taskset, or one CPU): server and load generators share the cores.',
     '',
     `| metric | ${columns.map((c) => c.name).join(' | ')} |`,
     `| --- | ${columns.map(() => '---:').join(' | ')} |`,

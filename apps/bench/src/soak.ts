@@ -50,7 +50,7 @@ export async function runSoak(
   config: BenchConfig,
   progress: Progress,
 ): Promise<SoakReport> {
-  const server = await BenchServer.start(contender);
+  const server = await BenchServer.start(contender, config.cpuProfileDir);
   const injectedLoss = injectedReplyLoss(contender.name);
   let echoStarted: number | undefined;
   let seconds = 0;

@@ -79,6 +79,28 @@ describe('ratios and goals', () => {
     expect(failed.find((g) => g.text === 'net CPU per echo (64 B) <= 1.15x floor')?.status).toBe('not met');
   });
 
+  it('checks the compressed-broadcast goal only at the 1,000 recipients it is stated for, and names what is missing', () => {
+    const chat = (cpu: number) => ({ 'burstChat.cpuUsPerDelivery': cpu });
+    const run = [contender('net', [chat(4.9)]), contender('net+deflate', [chat(5.0)]), contender('ws', [chat(9)])];
+    summarizeAll(run, metrics);
+    const goal = (clients: number, contenders = run) =>
+      checkGoals(contenders, { ...config, broadcastClients: clients }).find((g) => /compressed broadcast/.test(g.text));
+    expect(goal(1000)).toMatchObject({ status: 'met', text: 'net compressed broadcast to 1000 <= 1.3x its uncompressed broadcast CPU' });
+    expect(goal(1000)!.detail).toContain('1.02x');
+    expect(goal(200)).toMatchObject({
+      status: 'not available',
+      detail: 'this run broadcast to 200 clients; the goal is stated at 1000 (--clients 1000 or --full)',
+    });
+    const costly = [contender('net', [chat(4.9)]), contender('net+deflate', [chat(6.5)])];
+    summarizeAll(costly, metrics);
+    expect(goal(1000, costly)?.status).toBe('not met');
+    // A contender that ran without the phase, against one that did not run at all.
+    const echoOnly = [contender('net', [round(100, 4.5, 9000)]), contender('net+deflate', [chat(5)])];
+    summarizeAll(echoOnly, metrics);
+    expect(goal(1000, echoOnly)?.detail).toBe('net has no burstChat.cpuUsPerDelivery figure: its phase did not run');
+    expect(goal(1000, [run[0]!])?.detail).toBe('net+deflate did not run');
+  });
+
   it('shows a contender whose app is missing as not available, in every output', () => {
     const result: BenchResult = {
       date: '2026-01-01T00:00:00.000Z',
@@ -211,7 +233,7 @@ describe('soak output', () => {
     expect(md).toContain(
       '| socket.io-polling | FAILED: load process 0: Error: a client closed while syncing (disconnect: transport error) (the counts are those until then) | 2000 |',
     );
-    for (const absent of ['| metric |', 'goal (net adapter)', 'Echo phases', 'round(s)'])
+    for (const absent of ['| metric |', 'goal (net adapter)', 'Echo and broadcast phases', 'round(s)'])
       expect(md).not.toContain(absent);
   });
 });
