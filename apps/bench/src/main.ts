@@ -139,7 +139,9 @@ async function main(): Promise<void> {
     metrics,
     contenders: results,
     goals: config.soak ? [] : checkGoals(results, config),
-    ...(config.soak || !(config.phases.includes('echo') || config.phases.includes('broadcast')) || !CPU_PINNING ? {} : { echoPinning: CPU_PINNING }),
+    ...(config.soak || !(config.phases.includes('echo') || config.phases.includes('broadcast')) || !CPU_PINNING
+      ? {}
+      : { echoPinning: CPU_PINNING }),
     ...(config.soak ? { soak } : {}),
   };
   const outDir = config.outDir ?? DEFAULT_OUT;

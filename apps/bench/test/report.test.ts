@@ -85,7 +85,10 @@ describe('ratios and goals', () => {
     summarizeAll(run, metrics);
     const goal = (clients: number, contenders = run) =>
       checkGoals(contenders, { ...config, broadcastClients: clients }).find((g) => /compressed broadcast/.test(g.text));
-    expect(goal(1000)).toMatchObject({ status: 'met', text: 'net compressed broadcast to 1000 <= 1.3x its uncompressed broadcast CPU' });
+    expect(goal(1000)).toMatchObject({
+      status: 'met',
+      text: 'net compressed broadcast to 1000 <= 1.3x its uncompressed broadcast CPU',
+    });
     expect(goal(1000)!.detail).toContain('1.02x');
     expect(goal(200)).toMatchObject({
       status: 'not available',
