@@ -308,10 +308,11 @@ async function measureBroadcastPhase(
     if (CPU_PINNING) {
       pin(server.pid, CPU_PINNING.server);
       for (const load of pool.processes) pin(load.pid, CPU_PINNING.load);
+      pin(process.pid, CPU_PINNING.load);
     }
     return await measureBroadcast(contender, pool, config, progress, server);
   } finally {
-    if (CPU_PINNING) for (const load of pool.processes) unpin(load.pid);
+    if (CPU_PINNING) for (const load of [...pool.processes, process]) unpin(load.pid);
     await server.stop(true);
     await pool.all({ op: 'closeAll' }, config.phaseTimeoutMs);
   }

@@ -69,6 +69,7 @@ interface Row {
   contender: string;
   stormPerSec?: number;
   memoryPerConnection?: number;
+  heapPerConnection?: number;
   /** Time from each kill until the last observer had the last leave, per round (ms). */
   lastLeaveMs?: number[];
   lastLeaveP50Ms?: number;
@@ -120,14 +121,21 @@ async function measure(contender: Contender, progress: (text: string) => void): 
   const servers: BenchServer[] = [];
   const sockets: WebSocket[] = [];
   const row: Row = { contender: contender.name };
-  try {
-    const [a, b] = await Promise.all([
+  /** Processes A and B on the bus, B holding `idle` / 10 clients (so A's roster is not empty). */
+  const pair = async (): Promise<[BenchServer, BenchServer]> => {
+    const started = await Promise.all([
       BenchServer.start(contender, undefined, flags),
       BenchServer.start(contender, undefined, flags),
     ]);
-    servers.push(a, b);
-    const held = await Promise.all(Array.from({ length: Math.max(1, Math.floor(idle / 10)) }, () => open(b.url)));
+    servers.push(...started);
+    const held = await Promise.all(
+      Array.from({ length: Math.max(1, Math.floor(idle / 10)) }, () => open(started[1].url)),
+    );
     sockets.push(...held.map((p) => p.ws));
+    return started;
+  };
+  try {
+    let [a] = await pair();
 
     if (phases.has('storm')) {
       progress(`${contender.name}: storm of ${storm}, ${concurrency} at a time`);
@@ -152,6 +160,8 @@ async function measure(contender: Contender, progress: (text: string) => void): 
 
     if (phases.has('memory')) {
       progress(`${contender.name}: idle memory of ${idle} connections`);
+      // A fresh pair: what the storm left (freed but not returned pages) would blur the baseline.
+      if (phases.has('storm')) [a] = await pair();
       await a.memoryAfterGc();
       const baseline = await a.memoryAfterGc();
       const idlers: Peer[] = [];
@@ -163,6 +173,7 @@ async function measure(contender: Contender, progress: (text: string) => void): 
       await a.memoryAfterGc();
       const loaded = await a.memoryAfterGc();
       row.memoryPerConnection = (loaded.rss - baseline.rss) / idle;
+      row.heapPerConnection = (loaded.heapUsed - baseline.heapUsed) / idle;
       await Promise.all(idlers.map((p) => close(p.ws)));
     }
 
@@ -223,11 +234,11 @@ const show = (value: number | undefined): string => (value === undefined ? '-' :
 const table = [
   `Presence with a bus, ${date}: two processes of each server on one Redis; storm: ${storm} clients opened, welcomed and closed, ${concurrency} at a time; idle memory: ${idle} connections; kill -9: ${rounds} rounds of a process with ${victims} clients, ${observers} observers elsewhere${presenceTimeout ? `, --presence-timeout ${presenceTimeout}` : ''}.`,
   '',
-  '| contender | storm (conn/s) | idle memory per connection (bytes) | last leave after kill -9, p50 (ms) | p99 (ms) | median (ms) |',
-  '| --- | ---: | ---: | ---: | ---: | ---: |',
+  '| contender | storm (conn/s) | idle memory per connection (bytes) | JS heap per connection (bytes) | last leave after kill -9, p50 (ms) | p99 (ms) | median (ms) |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows.map(
     (r) =>
-      `| ${r.contender} | ${show(r.stormPerSec)} | ${show(r.memoryPerConnection)} | ${show(r.lastLeaveP50Ms)} | ${show(r.lastLeaveP99Ms)} | ${show(r.lastLeaveMs && median(r.lastLeaveMs))} |`,
+      `| ${r.contender} | ${show(r.stormPerSec)} | ${show(r.memoryPerConnection)} | ${show(r.heapPerConnection)} | ${show(r.lastLeaveP50Ms)} | ${show(r.lastLeaveP99Ms)} | ${show(r.lastLeaveMs && median(r.lastLeaveMs))} |`,
   ),
 ].join('\n');
 mkdirSync(values.out, { recursive: true });
