@@ -133,14 +133,23 @@ export function closePayload(code: number | undefined, reason = ''): Buffer {
  * not copied, and a string is encoded by the socket itself, with no JS-heap buffer for it.
  */
 export class Sender {
+  /**
+   * Whether a write can go straight to the kernel, so the shared scratch is free again once it
+   * returned. Not on TLS: the TLS layer keeps every written buffer until its write completes,
+   * later, so each frame would leave the scratch behind and allocate a new one.
+   */
+  private readonly writesThrough: boolean;
+
   constructor(
     private readonly socket: Socket,
     private readonly mask: boolean,
-  ) {}
+  ) {
+    this.writesThrough = !mask && (socket as Socket & { encrypted?: boolean }).encrypted !== true;
+  }
 
   send(opcode: number, payload: string | Uint8Array, fin = true): void {
     const isString = typeof payload === 'string';
-    if (isString && !this.mask && payload.length <= ONE_PASS_STRING && this.socket.writableLength === 0) {
+    if (isString && this.writesThrough && payload.length <= ONE_PASS_STRING && this.socket.writableLength === 0) {
       this.sendStringOnePass(opcode, payload, fin);
       return;
     }
