@@ -21,8 +21,14 @@ const FANOUT_BUCKETS = [0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01
  * of prom-client: the adapters call the observer (see ServerObserver), and this turns the
  * calls into counters. Gauges (connections, bus up, bus drops) are read at scrape time.
  */
-export function createAppMetrics(sources: MetricsSources, labels: Record<string, string> = {}) {
+export function createAppMetrics(
+  sources: MetricsSources,
+  labels: Record<string, string> = {},
+  /** Under --workers: what /metrics answers instead of this registry alone (every worker's). */
+  clusterMetrics?: (registry: Registry) => () => Promise<string>,
+) {
   const registry = new Registry();
+  const collect = clusterMetrics ? clusterMetrics(registry) : () => registry.metrics();
   registry.setDefaultLabels({ adapter: sources.adapter, ...labels });
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -169,7 +175,7 @@ export function createAppMetrics(sources: MetricsSources, labels: Record<string,
       });
     }
     if (path === '/metrics') {
-      return registry.metrics().then((body) => ({
+      return collect().then((body) => ({
         status: 200,
         headers: { 'Content-Type': registry.contentType },
         body,

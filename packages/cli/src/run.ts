@@ -9,7 +9,14 @@ import { type LogLevel, type ParsedArgs, parseServerArgs, usage } from './args.j
 import { createAppMetrics, createMetricsServer, publicPortEndpoints } from './metrics.js';
 import { onParentGone } from './parent.js';
 import { loadTls } from './tls.js';
-import { PUBLIC_PORT_ENV, runPrimary, WORKER_MESSAGE, type WorkerMessage } from './workers.js';
+import {
+  answerPrimaryMetricsRequests,
+  PUBLIC_PORT_ENV,
+  runPrimary,
+  WORKER_MESSAGE,
+  type WorkerMessage,
+  workerClusterMetrics,
+} from './workers.js';
 
 /**
  * Runs the server app of `adapter`, named and ported by its transport catalog row: parse
@@ -56,6 +63,7 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
   }
   const worker = cluster.isWorker ? cluster.worker : undefined;
   const logger = worker ? rootLogger.child({ worker: worker.id }) : rootLogger;
+  if (worker) answerPrimaryMetricsRequests();
   const sticky = worker !== undefined && app.stickySessions;
 
   const bus = parsed.redisUrl === undefined ? undefined : await connectBus(app, parsed, logger);
@@ -64,6 +72,7 @@ export async function runServerApp(adapter: Adapter, argv: readonly string[] = p
   const metrics = createAppMetrics(
     { adapter: app.adapter.name, connections: () => server?.connectionCount ?? 0, bus, stopping: () => stopping },
     worker ? { worker: String(worker.id) } : {},
+    worker ? workerClusterMetrics : undefined,
   );
   // With --metrics-port they move to their own listener; otherwise loopback peers get them here.
   const httpEndpoints = parsed.metrics.port === undefined ? publicPortEndpoints(metrics) : undefined;

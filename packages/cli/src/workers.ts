@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createRedisBus } from '@socketlab/bus';
 import { DEFAULTS, listen } from '@socketlab/contract';
 import type { Logger } from 'pino';
+import { AggregatorRegistry, type Registry } from 'prom-client';
 import { metricsLine, readyLine, type ServerApp } from './app.js';
 import type { ParsedArgs } from './args.js';
 import { onParentGone } from './parent.js';
@@ -16,6 +17,10 @@ export const WORKER_MESSAGE = {
   failed: 'socketlab:failed',
   /** primary -> worker: close gracefully and exit. */
   shutdown: 'socketlab:shutdown',
+  /** worker -> primary: a scrape of /metrics reached this worker; send every worker's metrics. */
+  metrics: 'socketlab:metrics',
+  /** primary -> worker: the answer to `metrics` with the same id. */
+  metricsResult: 'socketlab:metrics-result',
 } as const;
 
 /** The port clients use, handed to each worker so its logs name it, not the worker's own. */
@@ -24,7 +29,51 @@ export const PUBLIC_PORT_ENV = 'SOCKETLAB_INTERNAL_PUBLIC_PORT';
 export type WorkerMessage =
   | { type: typeof WORKER_MESSAGE.ready; url: string; metricsUrl?: string }
   | { type: typeof WORKER_MESSAGE.failed; message: string }
-  | { type: typeof WORKER_MESSAGE.shutdown };
+  | { type: typeof WORKER_MESSAGE.shutdown }
+  | { type: typeof WORKER_MESSAGE.metrics; id: number }
+  | { type: typeof WORKER_MESSAGE.metricsResult; id: number; text?: string; error?: string };
+
+/** How long a scrape waits for the primary (which waits for every worker, prom-client's 5 s). */
+const CLUSTER_METRICS_TIMEOUT_MS = 10_000;
+
+/**
+ * In a worker, first thing: answer the primary's requests for this worker's metrics (prom-client
+ * installs its listener when an AggregatorRegistry is made). Before the app's registry exists it
+ * answers with none, so a scrape while a replacement worker starts still gets the others'.
+ */
+export function answerPrimaryMetricsRequests(): void {
+  new AggregatorRegistry();
+}
+
+/**
+ * In a worker: /metrics answers for the whole cluster. A scrape reaches whichever worker the
+ * connection went to (the public port and --metrics-port are shared by every worker), so each
+ * worker asks the primary, which gathers every worker's registry through prom-client's
+ * AggregatorRegistry; the series keep their `worker` label.
+ */
+export function workerClusterMetrics(registry: Registry): () => Promise<string> {
+  AggregatorRegistry.setRegistries([registry]);
+  let nextId = 0;
+  const pending = new Map<number, (message: Extract<WorkerMessage, { type: 'socketlab:metrics-result' }>) => void>();
+  process.on('message', (message: WorkerMessage) => {
+    if (message?.type === WORKER_MESSAGE.metricsResult) pending.get(message.id)?.(message);
+  });
+  return () =>
+    new Promise<string>((resolve, reject) => {
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error('no cluster metrics from the primary in time'));
+      }, CLUSTER_METRICS_TIMEOUT_MS);
+      pending.set(id, (message) => {
+        clearTimeout(timer);
+        pending.delete(id);
+        if (message.text === undefined) reject(new Error(message.error ?? 'no cluster metrics'));
+        else resolve(message.text);
+      });
+      process.send?.({ type: WORKER_MESSAGE.metrics, id } satisfies WorkerMessage);
+    });
+}
 
 /**
  * --workers N: this process forks N workers that each run the app (same flags) and share
@@ -78,6 +127,8 @@ export async function runPrimary(app: ServerApp, parsed: ParsedArgs, logger: Log
 
   /** Replacements that failed in a row: each waits twice as long (Redis may be down). */
   let failedReplacements = 0;
+  /** Every worker's metrics for a scrape that reached one of them (workerClusterMetrics). */
+  const aggregator = new AggregatorRegistry();
 
   // Known before any worker starts: the balancer's port; without one the workers share the
   // public port (node:cluster), which is their own.
@@ -85,6 +136,16 @@ export async function runPrimary(app: ServerApp, parsed: ParsedArgs, logger: Log
   const fork = (): Worker => {
     const worker = cluster.fork(env);
     worker.on('message', (message: WorkerMessage) => {
+      if (message?.type === WORKER_MESSAGE.metrics) {
+        const answer = (result: WorkerMessage): void => {
+          if (worker.isConnected()) worker.send(result);
+        };
+        aggregator.clusterMetrics().then(
+          (text) => answer({ type: WORKER_MESSAGE.metricsResult, id: message.id, text }),
+          (error: Error) => answer({ type: WORKER_MESSAGE.metricsResult, id: message.id, error: error.message }),
+        );
+        return;
+      }
       if (message?.type === WORKER_MESSAGE.failed && !stopping) {
         if (ready) {
           // A replacement that cannot start: the others serve on; its exit schedules another.
