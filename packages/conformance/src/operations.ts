@@ -392,7 +392,9 @@ export function describeOperations(appDir: string, adapter: Adapter): void {
         const health = JSON.parse((await httpGet(`${httpBase(app.url)}healthz`)).body) as Record<string, unknown>;
         expect(health.bus).toBe('connected');
         const scraped = await scrape(httpBase(app.url));
-        expect(scraped.value('socketlab_bus_up')).toBe(1);
+        // One scrape answers for both workers (the primary gathers them), each with its label.
+        for (const worker of ['1', '2'])
+          expect(scraped.value('socketlab_bus_up', { worker }), `worker ${worker}`).toBe(1);
         // Each worker names the port clients use, not its own (sticky sessions: an internal one).
         const serving = app.logs().filter((l) => l.msg === 'serving');
         expect(serving.map((l) => l.worker).sort()).toEqual([1, 2]);
