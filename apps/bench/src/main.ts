@@ -139,9 +139,11 @@ async function main(): Promise<void> {
     metrics,
     contenders: results,
     goals: config.soak ? [] : checkGoals(results, config),
-    ...(config.soak || !(config.phases.includes('echo') || config.phases.includes('broadcast')) || !CPU_PINNING
+    ...(config.soak ||
+    !(['echo', 'tls', 'broadcast'] as const).some((phase) => config.phases.includes(phase)) ||
+    !CPU_PINNING
       ? {}
-      : { echoPinning: CPU_PINNING }),
+      : { cpuPinning: CPU_PINNING }),
     ...(config.soak ? { soak } : {}),
   };
   const outDir = config.outDir ?? DEFAULT_OUT;

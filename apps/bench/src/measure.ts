@@ -16,7 +16,7 @@ import type {
   MeasureResult,
   SendBroadcastsResult,
 } from './load/protocol.js';
-import { CPU_PINNING, pin, unpin } from './pin.js';
+import { pinPhase } from './pin.js';
 import { BenchServer } from './server.js';
 
 /** Every figure one round produces, flat, by metric key (see METRICS in metrics.ts). */
@@ -103,6 +103,7 @@ async function measureTls(
 
   const server = await BenchServer.start(contender, config.cpuProfileDir, flags);
   const echo = pool.first;
+  let release = (): void => {};
   try {
     const payloadBytes = config.echoPayloads[0] ?? 64;
     await echo.request({
@@ -114,10 +115,7 @@ async function measureTls(
       ca,
     });
     await echo.request({ op: 'sync' });
-    if (CPU_PINNING) {
-      pin(server.pid, CPU_PINNING.server);
-      pin(echo.pid, CPU_PINNING.load);
-    }
+    release = pinPhase(server.pid, [echo.pid]);
     progress(`echo ${formatBytes(payloadBytes)} over TLS x ${config.echoConnections} connections`);
     await echo.request({ op: 'echoStart', payloadBytes });
     await sleep(config.warmupMs);
@@ -135,7 +133,7 @@ async function measureTls(
     figures['tls.echo.msgsPerSec'] = result.echoes / (config.echoMs / 1000);
     figures['tls.echo.cpuUsPerEcho'] = cpu / result.echoes;
   } finally {
-    if (CPU_PINNING) unpin(echo.pid);
+    release();
     await server.stop(true);
     await echo.request({ op: 'closeAll' });
   }
@@ -230,6 +228,7 @@ async function measureEcho(
 ): Promise<RoundFigures> {
   const figures: RoundFigures = {};
   const server = await BenchServer.start(contender, config.cpuProfileDir);
+  let release = (): void => {};
   try {
     // Echo: one load process, so that it has a core of its own beside the server's.
     const echo = pool.first;
@@ -251,10 +250,7 @@ async function measureEcho(
       concurrency: config.connectConcurrency,
     });
     await echo.request({ op: 'sync' });
-    if (CPU_PINNING) {
-      pin(server.pid, CPU_PINNING.server);
-      pin(echo.pid, CPU_PINNING.load);
-    }
+    release = pinPhase(server.pid, [echo.pid]);
     for (const [payloadBytes, content] of echoWindows(config)) {
       const key = echoKey(payloadBytes, content);
       progress(
@@ -282,7 +278,7 @@ async function measureEcho(
       figures[`${key}.clientCpuUsPerEcho`] = result.cpuMicros / result.echoes;
     }
   } finally {
-    if (CPU_PINNING) unpin(pool.first.pid);
+    release();
     await server.stop(true);
     await pool.first.request({ op: 'closeAll' });
   }
@@ -301,18 +297,16 @@ async function measureBroadcastPhase(
   progress: Progress,
 ): Promise<RoundFigures> {
   const server = await BenchServer.start(contender, config.cpuProfileDir);
+  let release = (): void => {};
   try {
     progress(`broadcast to ${config.broadcastClients} clients`);
     await connectSpread(contender, server.url, pool, config.broadcastClients, config);
     await pool.all({ op: 'sync' }, config.phaseTimeoutMs);
-    if (CPU_PINNING) {
-      pin(server.pid, CPU_PINNING.server);
-      for (const load of pool.processes) pin(load.pid, CPU_PINNING.load);
-      pin(process.pid, CPU_PINNING.load);
-    }
+    // This process counts the deliveries: it is load-side too.
+    release = pinPhase(server.pid, [...pool.processes.map((load) => load.pid), process.pid]);
     return await measureBroadcast(contender, pool, config, progress, server);
   } finally {
-    if (CPU_PINNING) for (const load of [...pool.processes, process]) unpin(load.pid);
+    release();
     await server.stop(true);
     await pool.all({ op: 'closeAll' }, config.phaseTimeoutMs);
   }

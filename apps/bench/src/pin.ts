@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 
 /**
- * CPU pinning for the phases that measure server CPU per message (echo, broadcast): the server
+ * CPU pinning for the phases that measure server CPU per message (echo, TLS echo, broadcast): the server
  * on the last CPU, the load generators on the others. On a 2-core machine the two would
  * otherwise preempt each other (and each other's GC and libuv threads), and how often depends
  * on how heavy the client is (clients inflating compressed broadcasts keep libuv's pool busy on
@@ -28,7 +28,7 @@ function canPin(): boolean {
 const cpus = availableParallelism();
 const all = `0-${cpus - 1}`;
 
-/** The CPUs the echo and broadcast phases pin to, or undefined when this machine cannot pin. */
+/** The CPUs the echo, TLS echo and broadcast phases pin to, or undefined when this machine cannot pin. */
 export const CPU_PINNING: Pinning | undefined = canPin()
   ? { server: String(cpus - 1), load: cpus === 2 ? '0' : `0-${cpus - 2}` }
   : undefined;
@@ -41,4 +41,18 @@ export function pin(pid: number, cpus: string): void {
 /** Lets every thread of `pid` run on any CPU again. */
 export function unpin(pid: number): void {
   pin(pid, all);
+}
+
+/**
+ * For a phase that measures server CPU: the server on its CPU, the load generators on the
+ * others. Returns what lets the load generators go again (the server is stopped anyway);
+ * nothing happens where this machine cannot pin.
+ */
+export function pinPhase(serverPid: number, loadPids: readonly number[]): () => void {
+  if (!CPU_PINNING) return () => {};
+  pin(serverPid, CPU_PINNING.server);
+  for (const pid of loadPids) pin(pid, CPU_PINNING.load);
+  return () => {
+    for (const pid of loadPids) unpin(pid);
+  };
 }

@@ -62,8 +62,8 @@ export interface BenchResult {
   metrics: Metric[];
   contenders: ContenderResult[];
   goals: Goal[];
-  /** The CPUs the echo and broadcast phases pinned server and load generators to; absent when nothing was pinned. */
-  echoPinning?: Pinning;
+  /** The CPUs the echo, TLS echo and broadcast phases pinned server and load generators to; absent when nothing was pinned. */
+  cpuPinning?: Pinning;
   soak?: SoakReport[];
 }
 
@@ -265,9 +265,9 @@ export function markdown(result: BenchResult): string {
     '',
     `Each cell: median over the rounds (min–max), then the ratio to ${result.baseline}. Better is higher for rates, lower for everything else.`,
     '',
-    result.echoPinning
-      ? `Echo and broadcast phases: the server pinned to CPU ${result.echoPinning.server}, the load generators to CPU ${result.echoPinning.load} (taskset), so neither takes the other's core.`
-      : 'Echo and broadcast phases: not pinned to CPUs (no taskset, or one CPU): server and load generators share the cores.',
+    result.cpuPinning
+      ? `Echo, TLS echo and broadcast phases: the server pinned to CPU ${result.cpuPinning.server}, the load generators to CPU ${result.cpuPinning.load} (taskset), so neither takes the other's core.`
+      : 'Echo, TLS echo and broadcast phases: not pinned to CPUs (no taskset, or one CPU): server and load generators share the cores.',
     '',
     `| metric | ${columns.map((c) => c.name).join(' | ')} |`,
     `| --- | ${columns.map(() => '---:').join(' | ')} |`,

@@ -205,7 +205,13 @@ describe('pnpm bench, smoke size, end to end', () => {
       expect(md).toContain(
         `| ws | passed | 10 | 100 ms | ${ws!.seconds.toFixed(1)} | ${ws!.echoesSent} | ${ws!.echoesReceived} | 0 | 0 | 0 |`,
       );
-      for (const empty of ['| metric |', 'goal (net adapter)', 'Echo and broadcast phases', 'Each cell', 'round(s)'])
+      for (const empty of [
+        '| metric |',
+        'goal (net adapter)',
+        'Echo, TLS echo and broadcast phases',
+        'Each cell',
+        'round(s)',
+      ])
         expect(md).not.toContain(empty);
     } finally {
       rmSync(soakOut, { recursive: true, force: true });

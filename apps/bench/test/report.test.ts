@@ -236,7 +236,7 @@ describe('soak output', () => {
     expect(md).toContain(
       '| socket.io-polling | FAILED: load process 0: Error: a client closed while syncing (disconnect: transport error) (the counts are those until then) | 2000 |',
     );
-    for (const absent of ['| metric |', 'goal (net adapter)', 'Echo and broadcast phases', 'round(s)'])
+    for (const absent of ['| metric |', 'goal (net adapter)', 'Echo, TLS echo and broadcast phases', 'round(s)'])
       expect(md).not.toContain(absent);
   });
 });
