@@ -54,7 +54,10 @@ export function answerPrimaryMetricsRequests(): void {
 export function workerClusterMetrics(registry: Registry): () => Promise<string> {
   AggregatorRegistry.setRegistries([registry]);
   let nextId = 0;
-  const pending = new Map<number, (message: Extract<WorkerMessage, { type: 'socketlab:metrics-result' }>) => void>();
+  const pending = new Map<
+    number,
+    (message: Extract<WorkerMessage, { type: typeof WORKER_MESSAGE.metricsResult }>) => void
+  >();
   process.on('message', (message: WorkerMessage) => {
     if (message?.type === WORKER_MESSAGE.metricsResult) pending.get(message.id)?.(message);
   });

@@ -1,12 +1,12 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { get } from 'node:http';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { isCI, probeRedis, TEST_REDIS_URL } from '@socketlab/bus/testing';
 import { METRICS_PATTERN, READY_PATTERN } from '@socketlab/cli';
 import { type Adapter, CloseCode, HandshakeError, within } from '@socketlab/contract';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parsePrometheusText } from './prometheus.js';
+import { httpGet } from './http.js';
+import { scrapeMetrics as scrape } from './prometheus.js';
 
 const BOOT = 90_000;
 
@@ -142,31 +142,7 @@ function appPid(pnpmPid: number): number {
   return app.pid;
 }
 
-/** GET on loopback: status, headers and body. */
-function httpGet(url: string): Promise<{ status: number; type: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = get(url, { agent: false }, (response) => {
-      let body = '';
-      response.setEncoding('utf8').on('data', (chunk: string) => {
-        body += chunk;
-      });
-      response.on('end', () =>
-        resolve({ status: response.statusCode ?? 0, type: String(response.headers['content-type']), body }),
-      );
-    });
-    request.on('error', reject);
-    request.setTimeout(10_000, () => request.destroy(new Error(`GET ${url}: no answer within 10 s`)));
-  });
-}
-
 const httpBase = (url: string): string => url.replace(/^ws:/, 'http:').replace(/\/?$/, '/');
-
-async function scrape(base: string) {
-  const answer = await httpGet(`${base}metrics`);
-  expect(answer.status).toBe(200);
-  expect(answer.type).toMatch(/^text\/plain; version=0\.0\.4/);
-  return parsePrometheusText(answer.body);
-}
 
 /**
  * What an operator relies on, for every server app run through pnpm: /healthz, /metrics whose
@@ -300,7 +276,7 @@ export function describeOperations(appDir: string, adapter: Adapter): void {
         const metricsBase = app.metricsUrl ?? '';
         expect(new URL(metricsBase).port).not.toBe(String(app.port));
         expect((await httpGet(`${metricsBase}healthz`)).status).toBe(200);
-        parsePrometheusText((await httpGet(`${metricsBase}metrics`)).body);
+        await scrape(metricsBase);
         // The public port answers them as any other plain request now: not a metrics endpoint.
         const publicMetrics = await httpGet(`${httpBase(app.url)}metrics`);
         expect(publicMetrics.status).toBeGreaterThanOrEqual(400);

@@ -6,6 +6,8 @@
  * prom-client writes this format but has no reader.
  */
 
+import { httpGet } from './http.js';
+
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 // NaN in any case: prom-client writes `Nan` (an event-loop lag with no sample yet) and
@@ -24,6 +26,19 @@ export interface Exposition {
   types: Map<string, string>;
   /** The sum of every sample of `name` whose labels include `labels`; 0 when there is none. */
   value(name: string, labels?: Record<string, string>): number;
+}
+
+/**
+ * GET `<base>metrics` on a fresh connection (a server app's public port or its --metrics-port),
+ * checked to be a 200 in the text format, parsed strictly.
+ */
+export async function scrapeMetrics(base: string): Promise<Exposition> {
+  const answer = await httpGet(`${base}metrics`);
+  if (answer.status !== 200) throw new Error(`GET ${base}metrics: ${answer.status}\n${answer.body}`);
+  if (!/^text\/plain; version=0\.0\.4/.test(answer.type)) {
+    throw new Error(`GET ${base}metrics: content type ${answer.type}, not the text format 0.0.4`);
+  }
+  return parsePrometheusText(answer.body);
 }
 
 export function parsePrometheusText(text: string): Exposition {

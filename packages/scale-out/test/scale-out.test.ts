@@ -1,4 +1,3 @@
-import { get as httpGet } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import {
@@ -10,6 +9,7 @@ import {
   uniquePrefix,
 } from '@socketlab/bus/testing';
 import { type ServerProcess, startServerProcess } from '@socketlab/cli/process';
+import { scrapeMetrics } from '@socketlab/conformance';
 import { type ConnectionId, type ConnectOptions, eventually, type RealtimeClient } from '@socketlab/contract';
 import { afterEach, expect, it } from 'vitest';
 import { APPS, appsDir, clientFor } from './clients.js';
@@ -151,20 +151,6 @@ await describeWithRedis('scale-out over Redis (server apps as processes)', () =>
     BOOT,
   );
 
-  /** GET /metrics on a fresh connection (no keep-alive: the next scrape may reach another worker). */
-  const scrapeMetrics = (port: number) =>
-    new Promise<string>((resolve, reject) => {
-      const request = httpGet({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (response) => {
-        let body = '';
-        response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-        response.on('end', () =>
-          response.statusCode === 200 ? resolve(body) : reject(new Error(`/metrics: ${response.statusCode} ${body}`)),
-        );
-      });
-      request.on('error', reject);
-      request.setTimeout(15_000, () => request.destroy(new Error('/metrics: no answer in 15 s')));
-    });
-
   /** Which worker took which client: the workers' own debug logs say. */
   const workersOf = (server: ServerProcess, members: readonly Member[]) =>
     eventually(
@@ -211,13 +197,10 @@ await describeWithRedis('scale-out over Redis (server apps as processes)', () =>
     // A scrape reaches one worker (a new connection each time, so both get some); whichever it
     // is answers for the whole cluster, every series with its worker label.
     for (let scrape = 0; scrape < 6; scrape++) {
-      const text = await scrapeMetrics(server.port);
-      const series = [...text.matchAll(/^socketlab_connections\{([^}]*)\} (\d+)$/gm)];
-      expect(new Set(series.map((m) => /worker="(\d+)"/.exec(m[1]!)?.[1])), text).toStrictEqual(new Set(['1', '2']));
-      expect(
-        series.reduce((sum, m) => sum + Number(m[2]), 0),
-        'connections over both workers',
-      ).toBe(members.length);
+      const scraped = await scrapeMetrics(`http://127.0.0.1:${server.port}/`);
+      const series = scraped.samples.filter((sample) => sample.name === 'socketlab_connections');
+      expect(new Set(series.map((sample) => sample.labels.worker))).toStrictEqual(new Set(['1', '2']));
+      expect(scraped.value('socketlab_connections'), 'connections over both workers').toBe(members.length);
     }
 
     const exit = server.stop('SIGTERM');
